@@ -1,0 +1,266 @@
+//! The line reader: decompression choice, the size cap and line splitting over one buffer.
+
+use std::io::{self, Cursor, Read};
+
+use flate2::read::MultiGzDecoder;
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Whether the object must be gzip.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compression {
+    /// Gzip when the object starts with the gzip magic bytes, plain text otherwise.
+    #[default]
+    Detect,
+    /// The object must be gzip (ALB always writes `.log.gz`); anything else is
+    /// [`ReadError::NotGzip`].
+    RequireGzip,
+}
+
+/// How to read an object.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Plain or gzip.
+    pub compression: Compression,
+    /// Stop with [`ReadError::TooLarge`] after this many decompressed bytes.
+    pub max_uncompressed_bytes: Option<u64>,
+    /// Lines longer than this are cut and flagged [`Line::oversized`]. ALB truncates the user
+    /// agent at 8 KB, so real lines stay far below the default of 64 KiB.
+    pub max_line_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            compression: Compression::Detect,
+            max_uncompressed_bytes: None,
+            max_line_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Why an object could not be read to its end.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// Gzip was required and the object does not start with the gzip magic bytes.
+    #[error("not gzip (starts with {found:02x?}); ALB access-log objects are gzip")]
+    NotGzip {
+        /// The first bytes of the object (up to two).
+        found: Vec<u8>,
+    },
+    /// The gzip stream ends early or is corrupt.
+    #[error("gzip stream is truncated or corrupt after {after_bytes} uncompressed bytes: {source}")]
+    CorruptGzip {
+        /// Decompressed bytes read before the failure.
+        after_bytes: u64,
+        /// What the decoder reported.
+        source: io::Error,
+    },
+    /// The decompressed size passed the configured cap.
+    #[error(
+        "more than {limit} bytes after decompression; stopped (raise the limit if the object is genuine)"
+    )]
+    TooLarge {
+        /// The cap that was passed.
+        limit: u64,
+    },
+    /// Reading the underlying source failed.
+    #[error("read failed after {after_bytes} bytes: {source}")]
+    Io {
+        /// Decompressed bytes read before the failure.
+        after_bytes: u64,
+        /// The I/O error.
+        source: io::Error,
+    },
+}
+
+/// One line of the object, without its `\n` terminator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Line<'a> {
+    /// 1-based line number in the decompressed object.
+    pub number: u64,
+    /// The line's bytes (a trailing `\r` is left for the record parser to drop).
+    pub bytes: &'a [u8],
+    /// The line was longer than [`Options::max_line_bytes`]; `bytes` holds only its start.
+    pub oversized: bool,
+}
+
+enum Source<R: Read> {
+    Plain(io::Chain<Cursor<Vec<u8>>, R>),
+    Gzip(Box<MultiGzDecoder<io::Chain<Cursor<Vec<u8>>, R>>>),
+}
+
+/// Streams the lines of an object (plain text or multi-member gzip) from one reused buffer.
+pub struct LineReader<R: Read> {
+    source: Source<R>,
+    options: Options,
+    buffer: Vec<u8>,
+    /// Start of the unread part of the buffer.
+    start: usize,
+    /// End of the valid data in the buffer.
+    end: usize,
+    /// Where to resume looking for `\n` (everything between `start` and this has none).
+    scanned: usize,
+    at_eof: bool,
+    /// Inside an oversized line whose start was already handed out: skip up to its newline.
+    skipping: bool,
+    line_number: u64,
+    bytes_read: u64,
+}
+
+const READ_CHUNK: usize = 128 * 1024;
+
+impl<R: Read> LineReader<R> {
+    /// Wraps `reader`, deciding between plain text and gzip from its first two bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::NotGzip`] when gzip is required and the magic bytes are missing (an empty
+    /// object included); [`ReadError::Io`] when the first read fails.
+    pub fn new(mut reader: R, options: Options) -> Result<Self, ReadError> {
+        let mut head = Vec::with_capacity(2);
+        (&mut reader)
+            .take(2)
+            .read_to_end(&mut head)
+            .map_err(|source| ReadError::Io { after_bytes: 0, source })?;
+        let is_gzip = head == GZIP_MAGIC;
+        if options.compression == Compression::RequireGzip && !is_gzip {
+            return Err(ReadError::NotGzip { found: head });
+        }
+        let rejoined = Cursor::new(head).chain(reader);
+        let source = if is_gzip {
+            Source::Gzip(Box::new(MultiGzDecoder::new(rejoined)))
+        } else {
+            Source::Plain(rejoined)
+        };
+        let capacity = READ_CHUNK.max(options.max_line_bytes.min(1 << 20));
+        Ok(LineReader {
+            source,
+            options,
+            buffer: vec![0; capacity],
+            start: 0,
+            end: 0,
+            scanned: 0,
+            at_eof: false,
+            skipping: false,
+            line_number: 0,
+            bytes_read: 0,
+        })
+    }
+
+    /// Whether the object is gzip.
+    pub fn is_gzip(&self) -> bool {
+        matches!(self.source, Source::Gzip(_))
+    }
+
+    /// Decompressed bytes read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    /// The next line, or `None` at the end of the object. A final line without a terminator is
+    /// still a line.
+    ///
+    /// # Errors
+    ///
+    /// See [`ReadError`]; after an error the reader should be dropped.
+    pub fn next_line(&mut self) -> Result<Option<Line<'_>>, ReadError> {
+        loop {
+            let unread = &self.buffer[self.scanned..self.end];
+            if let Some(offset) = memchr::memchr(b'\n', unread) {
+                let newline = self.scanned + offset;
+                let (start, was_skipping) = (self.start, self.skipping);
+                self.start = newline + 1;
+                self.scanned = self.start;
+                self.skipping = false;
+                if was_skipping {
+                    continue; // the tail of an oversized line, already reported
+                }
+                return Ok(Some(self.emit(start, newline, false)));
+            }
+            self.scanned = self.end;
+            if self.at_eof {
+                if self.start == self.end || self.skipping {
+                    self.start = self.end;
+                    self.skipping = false;
+                    return Ok(None);
+                }
+                let start = self.start;
+                self.start = self.end;
+                return Ok(Some(self.emit(start, self.end, false)));
+            }
+            let pending = self.end - self.start;
+            if pending >= self.options.max_line_bytes && !self.skipping {
+                // Hand out the start of the line and drop the rest up to its newline.
+                let start = self.start;
+                let cut = start + self.options.max_line_bytes;
+                self.start = self.end;
+                self.skipping = true;
+                return Ok(Some(self.emit(start, cut, true)));
+            }
+            if self.skipping {
+                self.start = self.end;
+            }
+            self.refill()?;
+        }
+    }
+
+    fn emit(&mut self, start: usize, end: usize, oversized: bool) -> Line<'_> {
+        self.line_number += 1;
+        Line { number: self.line_number, bytes: &self.buffer[start..end], oversized }
+    }
+
+    /// Moves the unread tail to the front and reads more after it.
+    fn refill(&mut self) -> Result<(), ReadError> {
+        if self.start > 0 {
+            self.buffer.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.scanned -= self.start;
+            self.start = 0;
+        }
+        if self.buffer.len() - self.end < READ_CHUNK / 2 {
+            let wanted = (self.end + READ_CHUNK).max(self.buffer.len() * 2);
+            self.buffer.resize(wanted, 0);
+        }
+        let target = &mut self.buffer[self.end..];
+        let read = loop {
+            let result = match &mut self.source {
+                Source::Plain(reader) => reader.read(target),
+                Source::Gzip(decoder) => decoder.read(target),
+            };
+            match result {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => return Err(self.classify(source)),
+            }
+        };
+        if read == 0 {
+            self.at_eof = true;
+        }
+        self.end += read;
+        self.bytes_read += read as u64;
+        if let Some(limit) = self.options.max_uncompressed_bytes
+            && self.bytes_read > limit
+        {
+            return Err(ReadError::TooLarge { limit });
+        }
+        Ok(())
+    }
+
+    fn classify(&self, source: io::Error) -> ReadError {
+        let after_bytes = self.bytes_read;
+        let decoder_fault = matches!(
+            source.kind(),
+            io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+        );
+        if self.is_gzip() && decoder_fault {
+            ReadError::CorruptGzip { after_bytes, source }
+        } else {
+            ReadError::Io { after_bytes, source }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

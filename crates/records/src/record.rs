@@ -1,0 +1,222 @@
+//! The parsed entry: offsets into the borrowed line plus the few typed values every consumer
+//! needs, so the line is read once and nothing is copied.
+
+use crate::field::Field;
+use crate::time::Timestamp;
+
+/// Start and end offsets of one field's value inside the line (quotes excluded).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    pub(crate) const EMPTY: Span = Span { start: 0, end: 0 };
+
+    /// Offsets come from a line whose length was checked to fit in `u32`.
+    #[inline]
+    pub(crate) fn new(start: usize, end: usize) -> Span {
+        Span { start: start as u32, end: end as u32 }
+    }
+
+    #[inline]
+    pub(crate) fn slice(self, line: &[u8]) -> &[u8] {
+        line.get(self.start as usize..self.end as usize).unwrap_or_default()
+    }
+}
+
+/// One ALB access-log entry, borrowed from its line.
+///
+/// Raw accessors return the field's bytes exactly as written (quotes removed, escapes kept) and
+/// `None` when the field is `-` or absent from a shorter, older line. Typed accessors also map
+/// `-1` to `None`.
+#[derive(Clone, Debug)]
+pub struct Record<'a> {
+    pub(crate) line: &'a [u8],
+    pub(crate) spans: [Span; Field::COUNT],
+    pub(crate) fields: u8,
+    pub(crate) time: Timestamp,
+    pub(crate) request_processing_ms: Option<u32>,
+    pub(crate) target_processing_ms: Option<u32>,
+    pub(crate) response_processing_ms: Option<u32>,
+    pub(crate) elb_status: Option<u16>,
+    pub(crate) target_status: Option<u16>,
+}
+
+macro_rules! raw_accessors {
+    ($($(#[$doc:meta])* $name:ident => $field:ident;)*) => {
+        $(
+            $(#[$doc])*
+            #[inline]
+            pub fn $name(&self) -> Option<&'a [u8]> {
+                self.get(Field::$field)
+            }
+        )*
+    };
+}
+
+impl<'a> Record<'a> {
+    /// The whole line, for evidence in reports.
+    pub fn line(&self) -> &'a [u8] {
+        self.line
+    }
+
+    /// How many documented fields the line has (18 to 34).
+    pub fn field_count(&self) -> usize {
+        usize::from(self.fields)
+    }
+
+    /// The field's value, or `None` when it is `-` (bare or quoted) or the line is too short to
+    /// have it.
+    #[inline]
+    pub fn get(&self, field: Field) -> Option<&'a [u8]> {
+        self.get_raw(field).filter(|value| *value != b"-")
+    }
+
+    /// The field's value as written, `-` included; `None` only when the line is too short.
+    #[inline]
+    pub fn get_raw(&self, field: Field) -> Option<&'a [u8]> {
+        let index = field.index();
+        (index < usize::from(self.fields)).then(|| self.spans[index].slice(self.line))
+    }
+
+    /// `type`: `http`, `https`, `h2`, `grpcs`, `ws` or `wss` (other values are passed through).
+    pub fn kind(&self) -> &'a [u8] {
+        self.get_raw(Field::Type).unwrap_or_default()
+    }
+
+    /// `time`: when the load balancer generated the response (for WebSockets: closed the
+    /// connection).
+    pub fn time(&self) -> Timestamp {
+        self.time
+    }
+
+    /// `elb`: the load balancer's resource id, `app/<name>/<id>`.
+    pub fn elb(&self) -> &'a [u8] {
+        self.get_raw(Field::Elb).unwrap_or_default()
+    }
+
+    /// `request_processing_time` in milliseconds; `None` when written `-1`.
+    pub fn request_processing_time_ms(&self) -> Option<u32> {
+        self.request_processing_ms
+    }
+
+    /// `target_processing_time` in milliseconds; `None` when written `-1`.
+    pub fn target_processing_time_ms(&self) -> Option<u32> {
+        self.target_processing_ms
+    }
+
+    /// `response_processing_time` in milliseconds; `None` when written `-1`.
+    pub fn response_processing_time_ms(&self) -> Option<u32> {
+        self.response_processing_ms
+    }
+
+    /// `elb_status_code`: the status the load balancer sent to the client.
+    pub fn elb_status_code(&self) -> Option<u16> {
+        self.elb_status
+    }
+
+    /// `target_status_code`: `None` unless the target sent a response.
+    pub fn target_status_code(&self) -> Option<u16> {
+        self.target_status
+    }
+
+    /// `received_bytes`.
+    pub fn received_bytes(&self) -> Option<u64> {
+        self.get(Field::ReceivedBytes).and_then(parse_u64)
+    }
+
+    /// `sent_bytes`.
+    pub fn sent_bytes(&self) -> Option<u64> {
+        self.get(Field::SentBytes).and_then(parse_u64)
+    }
+
+    /// `matched_rule_priority`: 0 for the default rule; `None` for `-` and for `-1` (an error
+    /// during rule evaluation).
+    pub fn matched_rule_priority(&self) -> Option<u32> {
+        self.get(Field::MatchedRulePriority).and_then(parse_u64).and_then(|v| u32::try_from(v).ok())
+    }
+
+    /// `request_creation_time`: when the load balancer received the request.
+    pub fn request_creation_time(&self) -> Option<Timestamp> {
+        self.get(Field::RequestCreationTime).and_then(Timestamp::parse)
+    }
+
+    raw_accessors! {
+        /// `client:port` (IPv6 unbracketed; see [`split_host_port`]).
+        client => Client;
+        /// `target:port`; `None` for Lambda targets, WAF blocks, redirects and fixed responses.
+        target => Target;
+        /// `request`: `METHOD scheme://host:port/uri HTTP/version`, may contain spaces.
+        request => Request;
+        /// `user_agent`, truncated by AWS at 8 KB.
+        user_agent => UserAgent;
+        /// `ssl_cipher`.
+        ssl_cipher => SslCipher;
+        /// `ssl_protocol`.
+        ssl_protocol => SslProtocol;
+        /// `target_group_arn`.
+        target_group_arn => TargetGroupArn;
+        /// `trace_id`: the `X-Amzn-Trace-Id` header.
+        trace_id => TraceId;
+        /// `domain_name`: the SNI name.
+        domain_name => DomainName;
+        /// `chosen_cert_arn`, or `session-reused`.
+        chosen_cert_arn => ChosenCertArn;
+        /// `actions_executed`: comma-separated, e.g. `waf,forward`.
+        actions_executed => ActionsExecuted;
+        /// `redirect_url`.
+        redirect_url => RedirectUrl;
+        /// `error_reason`: set only for Lambda, authentication, weighted target group and WAF
+        /// errors.
+        error_reason => ErrorReason;
+        /// `target:port_list`: space-separated.
+        target_port_list => TargetPortList;
+        /// `target_status_code_list`: space-separated.
+        target_status_code_list => TargetStatusCodeList;
+        /// `classification`: `Acceptable`, `Ambiguous` or `Severe`.
+        classification => Classification;
+        /// `classification_reason`.
+        classification_reason => ClassificationReason;
+        /// `conn_trace_id`: `TID_` and 32 hex digits.
+        conn_trace_id => ConnTraceId;
+        /// `transformed_host`.
+        transformed_host => TransformedHost;
+        /// `transformed_uri`.
+        transformed_uri => TransformedUri;
+        /// `request_transform_status`.
+        request_transform_status => RequestTransformStatus;
+        /// `ip_address`: the load balancer node that handled the request.
+        ip_address => IpAddress;
+    }
+}
+
+fn parse_u64(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 19 {
+        return None;
+    }
+    text.iter().try_fold(0u64, |acc, &byte| {
+        byte.is_ascii_digit().then(|| acc * 10 + u64::from(byte - b'0'))
+    })
+}
+
+/// Splits `addr:port` at the last colon, which is how ALB writes IPv6 (without brackets); a
+/// bracketed `[addr]:port` is accepted too.
+///
+/// ```
+/// use alb_records::split_host_port;
+/// assert_eq!(split_host_port(b"10.0.0.1:80"), Some((&b"10.0.0.1"[..], 80)));
+/// assert_eq!(split_host_port(b"2a02:a33c::f215:50718"), Some((&b"2a02:a33c::f215"[..], 50718)));
+/// assert_eq!(split_host_port(b"[fd00::1]:443"), Some((&b"fd00::1"[..], 443)));
+/// ```
+pub fn split_host_port(text: &[u8]) -> Option<(&[u8], u16)> {
+    let colon = memchr::memrchr(b':', text)?;
+    let port = u16::try_from(parse_u64(&text[colon + 1..])?).ok()?;
+    let host = &text[..colon];
+    let host = match host {
+        [b'[', inner @ .., b']'] => inner,
+        _ => host,
+    };
+    (!host.is_empty()).then_some((host, port))
+}

@@ -1,0 +1,109 @@
+//! ISO 8601 timestamps as ALB writes them (`2026-11-27T09:30:05.123456Z`), parsed without a
+//! date library because the format is fixed and this runs on every line.
+
+/// An instant in UTC, in microseconds since the Unix epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction]Z`. Fractions longer than microseconds are truncated.
+    pub fn parse(text: &[u8]) -> Option<Timestamp> {
+        if text.len() < 20 || text[4] != b'-' || text[7] != b'-' || text[10] != b'T' {
+            return None;
+        }
+        if text[13] != b':' || text[16] != b':' || text.last() != Some(&b'Z') {
+            return None;
+        }
+        let year = digits(&text[0..4])?;
+        let month = digits(&text[5..7])?;
+        let day = digits(&text[8..10])?;
+        let hour = digits(&text[11..13])?;
+        let minute = digits(&text[14..16])?;
+        let second = digits(&text[17..19])?;
+        if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+            return None;
+        }
+        if second > 60 {
+            return None;
+        }
+        let mut micros = 0i64;
+        let rest = &text[19..text.len() - 1];
+        if let Some((&b'.', fraction)) = rest.split_first() {
+            if fraction.is_empty() {
+                return None;
+            }
+            let mut scale = 100_000i64;
+            for &byte in fraction {
+                if !byte.is_ascii_digit() {
+                    return None;
+                }
+                micros += i64::from(byte - b'0') * scale;
+                scale /= 10;
+            }
+        } else if !rest.is_empty() {
+            return None;
+        }
+        let days = days_from_civil(year, month, day);
+        let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second;
+        Some(Timestamp(seconds * 1_000_000 + micros))
+    }
+
+    /// Microseconds since the Unix epoch.
+    pub const fn micros(self) -> i64 {
+        self.0
+    }
+}
+
+fn digits(text: &[u8]) -> Option<i64> {
+    let mut value = 0i64;
+    for &byte in text {
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + i64::from(byte - b'0');
+    }
+    Some(value)
+}
+
+/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_index = (month + 9) % 12;
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_alb_timestamps_to_unix_micros() {
+        // 2018-07-02T22:23:00Z is 1530570180 s after the epoch.
+        let t = Timestamp::parse(b"2018-07-02T22:23:00.186641Z").unwrap();
+        assert_eq!(t.micros(), 1_530_570_180_186_641);
+        let t = Timestamp::parse(b"1970-01-01T00:00:00Z").unwrap();
+        assert_eq!(t.micros(), 0);
+        let t = Timestamp::parse(b"2024-02-29T12:00:00.5Z").unwrap();
+        assert_eq!(t.micros(), 1_709_208_000_500_000);
+    }
+
+    #[test]
+    fn rejects_text_that_is_not_a_timestamp() {
+        for bad in [
+            &b""[..],
+            b"-",
+            b"2018-07-02 22:23:00.186641Z",
+            b"2018-07-02T22:23:00.186641",
+            b"2018-13-02T22:23:00.186641Z",
+            b"2018-07-02T22:23:00.Z",
+            b"2018-07-02T22:23:00,1Z",
+            b"20x8-07-02T22:23:00.186641Z",
+        ] {
+            assert_eq!(Timestamp::parse(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+}

@@ -185,7 +185,7 @@ fn lines_from_18_to_34_fields_parse_and_longer_tails_are_ignored() {
         let prefix = &full[..cut_points[keep - 1]];
         let r = parse(prefix).unwrap_or_else(|e| panic!("{keep} fields: {e}"));
         assert_eq!(r.field_count(), keep);
-        assert_eq!(r.get_raw(Field::ALL[keep - 1]).is_some(), true);
+        assert!(r.get_raw(Field::ALL[keep - 1]).is_some());
         if keep < 34 {
             assert_eq!(r.get_raw(Field::ALL[keep]), None);
         }

@@ -1,0 +1,95 @@
+//! Command-line flags, parsed once and turned into the libraries' option types here, so the
+//! rest of the binary never sees raw flags.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Find the ALB keep-alive 502 race in access logs and print the cure.
+#[derive(Debug, Parser)]
+#[command(name = "alb-keepalive", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan access-log objects (plain or gzip) and report per load balancer.
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// Files (.log, .log.gz or any gzip), directories (walked for ALB access-log objects), or -
+    /// for standard input.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// The load balancer's current idle timeout (idle_timeout.timeout_seconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..=4000))]
+    pub idle_timeout: u32,
+
+    /// The backend's keep-alive timeout, if known; overrides the estimate from the log.
+    #[arg(long, value_name = "MS")]
+    pub backend_keepalive_ms: Option<u64>,
+
+    /// Strong race 502s needed to call a load balancer racing.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub race_threshold: u64,
+
+    /// Added to the idle timeout to get keepAliveTimeout.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    pub keepalive_margin_ms: u64,
+
+    /// Added to keepAliveTimeout to get headersTimeout.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub headers_margin_ms: u64,
+
+    /// Taken off the backend keep-alive before choosing a lower idle timeout.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub idle_timeout_margin_ms: u64,
+
+    /// Stop reading an object after this many decompressed bytes (gzip bomb guard).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 30)]
+    pub max_uncompressed_bytes: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A report for people.
+    Text,
+    /// One JSON document (see the README for the contract).
+    Json,
+}
+
+impl ScanArgs {
+    pub fn options(&self) -> alb_findings::Options {
+        alb_findings::Options {
+            read: alb_lines::Options {
+                max_uncompressed_bytes: Some(self.max_uncompressed_bytes),
+                ..alb_lines::Options::default()
+            },
+            detect: alb_findings::DetectOptions {
+                race_threshold: self.race_threshold,
+                ..alb_findings::DetectOptions::default()
+            },
+        }
+    }
+
+    pub fn policy(&self) -> alb_plan::Policy {
+        alb_plan::Policy {
+            keepalive_margin_ms: self.keepalive_margin_ms,
+            headers_margin_ms: self.headers_margin_ms,
+            idle_timeout_margin_ms: self.idle_timeout_margin_ms,
+            backend_keepalive_ms: self.backend_keepalive_ms,
+            ..alb_plan::Policy::default()
+        }
+    }
+}

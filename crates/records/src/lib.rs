@@ -54,6 +54,7 @@
 mod field;
 mod parse;
 mod record;
+mod structural;
 mod time;
 
 pub use crate::field::Field;

@@ -1,13 +1,13 @@
 //! Splitting one line into fields.
 //!
 //! The tokenizer visits only the bytes that can change its state (space, double quote,
-//! backslash), found with `memchr3`, so its cost grows with the number of fields rather than the
-//! length of the user agent. Nothing is allocated; the fields are kept as offsets into the line.
-
-use memchr::memchr3_iter;
+//! backslash), found 64 bytes at a time by [`structural`], so its cost grows with the number of
+//! fields rather than the length of the user agent. Nothing is allocated; the fields are kept as
+//! offsets into the line.
 
 use crate::field::{Field, Quoting};
 use crate::record::{Record, Span};
+use crate::structural;
 use crate::time::Timestamp;
 
 /// The fewest fields a line may have: the 2016 launch layout, which ended at `trace_id`.
@@ -108,48 +108,63 @@ pub fn parse_line(line: &[u8]) -> Result<Record<'_>, ParseError> {
 }
 
 /// Fills `spans` with the documented fields of `line` and returns how many there are.
+///
+/// Walks the structural bytes block by block: outside quotes only spaces and quotes matter,
+/// inside quotes only quotes and backslashes, so the spaces of a user agent cost nothing.
 fn split_fields(line: &[u8], spans: &mut [Span; Field::COUNT]) -> Result<usize, ParseError> {
     let mut count = 0usize;
     let mut start = 0usize;
     let mut in_quote = line.first() == Some(&b'"');
     let mut closing_quote: Option<usize> = None;
-    // Bytes before this position were escaped by a backslash inside quotes.
-    let mut escaped_until = 0usize;
+    // The next position that may hold a structural byte: skips opening quotes and escaped bytes.
+    let mut resume = usize::from(in_quote);
+    let mut base = 0usize;
 
-    for pos in memchr3_iter(b' ', b'"', b'\\', line) {
-        if pos < escaped_until {
-            continue;
-        }
-        let field = Field::ALL[count];
-        let byte = line[pos];
-        if in_quote {
-            match byte {
-                b'\\' => escaped_until = pos + 2,
-                b'"' if pos != start => {
+    while base < line.len() {
+        let masks = structural::classify(&line[base..]);
+        loop {
+            let from = resume.saturating_sub(base);
+            if from >= structural::BLOCK {
+                break;
+            }
+            let candidates =
+                if in_quote { masks.quote | masks.backslash } else { masks.space | masks.quote };
+            let candidates = candidates & (!0u64 << from);
+            if candidates == 0 {
+                break;
+            }
+            // Padding beyond the line is zeros, which match nothing, so `pos` is in the line.
+            let pos = base + candidates.trailing_zeros() as usize;
+            resume = pos + 1;
+            let field = Field::ALL[count];
+            if in_quote {
+                if line[pos] == b'\\' {
+                    resume = pos + 2;
+                } else {
                     in_quote = false;
                     closing_quote = Some(pos);
                     if line.get(pos + 1).is_some_and(|&next| next != b' ') {
                         return Err(ParseError::MissingSeparator { field });
                     }
                 }
-                _ => {}
+                continue;
             }
-            continue;
-        }
-        match byte {
-            b' ' => {
-                spans[count] = close_field(field, start, pos, closing_quote)?;
-                count += 1;
-                if count == Field::COUNT {
-                    return Ok(count);
-                }
-                start = pos + 1;
-                closing_quote = None;
-                in_quote = line.get(start) == Some(&b'"');
+            if line[pos] != b' ' {
+                return Err(ParseError::StrayQuote { field });
             }
-            b'"' => return Err(ParseError::StrayQuote { field }),
-            _ => {} // a backslash in a bare field is just a byte
+            spans[count] = close_field(field, start, pos, closing_quote)?;
+            count += 1;
+            if count == Field::COUNT {
+                return Ok(count);
+            }
+            start = pos + 1;
+            closing_quote = None;
+            if line.get(start) == Some(&b'"') {
+                in_quote = true;
+                resume = start + 1;
+            }
         }
+        base += structural::BLOCK;
     }
     let field = Field::ALL[count];
     if in_quote {

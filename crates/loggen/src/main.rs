@@ -88,6 +88,9 @@ struct Common {
     /// IP of the ALB node.
     #[arg(long, value_name = "IP")]
     node_ip: Option<String>,
+    /// Start of the simulated interval, `YYYY-MM-DDTHH:MM:SSZ` (UTC).
+    #[arg(long, value_name = "TIME")]
+    start: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -239,7 +242,37 @@ fn apply_overrides(mut sc: Scenario, c: &Common) -> Result<Scenario> {
         v.parse::<IpAddr>().with_context(|| format!("--node-ip {v:?}"))?;
         sc.node_ip = v.clone();
     }
+    if let Some(v) = &c.start {
+        sc.start_unix_s = parse_start(v)
+            .with_context(|| format!("--start {v:?}: expected YYYY-MM-DDTHH:MM:SSZ"))?;
+    }
     Ok(sc)
+}
+
+fn parse_start(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<u32>().ok();
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    Some(alb_loggen::unix_seconds(i64::from(year), month, day, hour, minute, second))
 }
 
 fn parse_load_balancer(s: &str) -> Result<(String, String)> {

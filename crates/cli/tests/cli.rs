@@ -1,0 +1,165 @@
+//! The `alb-keepalive` binary end to end, on the sample objects in `events/logs` and on small
+//! inputs made here. Every test runs the real binary through [`scan`].
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn sample(day: &str) -> PathBuf {
+    let dir = repo().join(format!(
+        "events/logs/AWSLogs/123456789012/elasticloadbalancing/us-east-1/2026/11/{day}"
+    ));
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{}", dir.display());
+    files.remove(0)
+}
+
+fn scan(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alb-keepalive"))
+        .arg("scan")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = scan(&[&["--format", "json"], args].concat(), None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn incident_sample_is_a_race_with_both_remedies() {
+    let path = sample("27");
+    let report = json(&[path.to_str().unwrap()]);
+    assert_eq!(report["lines"], 139);
+    assert_eq!(report["malformed_lines"], 0);
+    let lb = &report["load_balancers"][0];
+    assert_eq!(lb["load_balancer"], "app/shop-web/50dc6c495c0c9188");
+    assert_eq!(lb["verdict"], "keepalive-race");
+    assert_eq!(lb["keepalive_502"], 8);
+    assert_eq!(lb["elb_502"], 11, "plus 2 refused connections and 1 app 502");
+    assert_eq!(lb["requests"], 139);
+    let estimate = lb["estimated_backend_keepalive_ms"].as_u64().unwrap();
+    assert!((4500..=5500).contains(&estimate), "{estimate}");
+    assert_eq!(
+        lb["remedies"],
+        serde_json::json!({"ssm_parameters": {"keepAliveTimeout": 65000, "headersTimeout": 66000}, "alb_idle_timeout_seconds": 4})
+    );
+}
+
+#[test]
+fn healthy_sample_is_not_a_race_and_has_no_remedies() {
+    let report = json(&[sample("28").to_str().unwrap()]);
+    let lb = &report["load_balancers"][0];
+    assert_eq!(lb["verdict"], "no-race");
+    assert_eq!(lb["keepalive_502"], 0);
+    assert_eq!(lb["elb_502"], 3);
+    assert_eq!(lb["elb_502_by_class"]["connection_failure"], 2);
+    assert_eq!(lb["elb_502_by_class"]["target_sent"], 1);
+    assert_eq!(lb["remedies"], Value::Null);
+    assert_eq!(lb["estimated_backend_keepalive_ms"], Value::Null);
+}
+
+#[test]
+fn text_report_names_the_race_the_evidence_and_the_cure() {
+    let out = scan(&[sample("27").to_str().unwrap()], None);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "KEEP-ALIVE RACE",
+        "estimated backend keep-alive: 5000 ms",
+        "server.keepAliveTimeout = 65000; server.headersTimeout = 66000;",
+        "Key=idle_timeout.timeout_seconds,Value=4",
+        "Not keep-alive (2): connection failures",
+        "sample: ",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn flags_change_the_remedies() {
+    let path = sample("27");
+    let report =
+        json(&["--idle-timeout", "120", "--backend-keepalive-ms", "2000", path.to_str().unwrap()]);
+    assert_eq!(
+        report["load_balancers"][0]["remedies"],
+        serde_json::json!({"ssm_parameters": {"keepAliveTimeout": 125000, "headersTimeout": 126000}, "alb_idle_timeout_seconds": 1})
+    );
+    let strict = json(&["--race-threshold", "50", path.to_str().unwrap()]);
+    assert_eq!(strict["load_balancers"][0]["verdict"], "no-race");
+    assert_eq!(strict["load_balancers"][0]["remedies"], Value::Null);
+}
+
+#[test]
+fn directories_are_walked_for_access_logs_only() {
+    let report = json(&[repo().join("events/logs").to_str().unwrap()]);
+    assert_eq!(report["objects"], 2);
+    assert_eq!(report["lines"], 278);
+    assert_eq!(report["load_balancers"][0]["keepalive_502"], 8);
+}
+
+#[test]
+fn stdin_plain_text_and_malformed_lines() {
+    let fixture =
+        std::fs::read_to_string(repo().join("crates/records/tests/data/public-alb-lines.txt"))
+            .unwrap();
+    let entries: String = fixture
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| format!("{l}\n\n"))
+        .collect();
+    let out = scan(&["--format", "json", "-"], Some(entries.as_bytes()));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let total =
+        fixture.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).count() as u64;
+    assert_eq!(report["malformed_lines"], 1, "only the known defective fixture line");
+    assert_eq!(report["lines"], total - 1, "blank lines are neither entries nor malformed");
+    assert!(report["malformed_samples"][0]["reason"].as_str().unwrap().contains("chosen_cert_arn"));
+    // The AWS knowledge-center example (4.205 s before the close) is not called a race.
+    let kc = report["load_balancers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|lb| lb["load_balancer"] == "app/my-loadbalancer/50dc6c495c0c9188")
+        .unwrap();
+    assert_eq!(kc["elb_502_by_class"]["closed_mid_request"], 1);
+    assert_eq!(kc["elb_502_by_class"]["lambda_waf_auth"], 2);
+}
+
+#[test]
+fn truncated_and_missing_objects_fail_naming_the_object() {
+    let gz = std::fs::read(sample("27")).unwrap();
+    let dir = std::env::temp_dir().join(format!("alb-keepalive-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let truncated = dir.join("cut.log.gz");
+    std::fs::write(&truncated, &gz[..gz.len() / 2]).unwrap();
+    let out = scan(&[truncated.to_str().unwrap()], None);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cut.log.gz") && stderr.contains("truncated or corrupt"), "{stderr}");
+
+    let out = scan(&["/no/such/object.log.gz"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/object.log.gz"));
+
+    let out = scan(&["--idle-timeout", "0", "x"], None);
+    assert_eq!(out.status.code(), Some(2), "clap rejects an idle timeout outside 1-4000");
+}

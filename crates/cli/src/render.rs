@@ -145,19 +145,24 @@ fn classes(lb: &LoadBalancerFindings) -> String {
     let parts: Vec<String> = Elb502Class::ALL
         .iter()
         .filter(|&&class| lb.elb_502_by_class.get(class) > 0)
-        .map(|&class| format!("{} {}", lb.elb_502_by_class.get(class), class_words(class)))
+        .map(|&class| {
+            let n = lb.elb_502_by_class.get(class);
+            let (one, many) = class_words(class);
+            format!("{n} {}", if n == 1 { one } else { many })
+        })
         .collect();
     if parts.is_empty() { String::new() } else { format!(": {}", parts.join(", ")) }
 }
 
-fn class_words(class: Elb502Class) -> &'static str {
+/// Singular and plural wording of a class.
+fn class_words(class: Elb502Class) -> (&'static str, &'static str) {
     match class {
-        Elb502Class::KeepaliveRace => "keep-alive race",
-        Elb502Class::ConnectionFailure => "connection failure",
-        Elb502Class::TargetSent => "sent by the application",
-        Elb502Class::LambdaWafAuth => "Lambda/WAF/auth",
-        Elb502Class::ClosedMidRequest => "closed mid-request",
-        _ => "other",
+        Elb502Class::KeepaliveRace => ("keep-alive race", "keep-alive races"),
+        Elb502Class::ConnectionFailure => ("connection failure", "connection failures"),
+        Elb502Class::TargetSent => ("sent by the application", "sent by the application"),
+        Elb502Class::LambdaWafAuth => ("Lambda/WAF/auth error", "Lambda/WAF/auth errors"),
+        Elb502Class::ClosedMidRequest => ("closed mid-request", "closed mid-request"),
+        _ => ("other", "other"),
     }
 }
 

@@ -1,0 +1,182 @@
+//! The invocation: event in, result out. Translates the event into object reads and the
+//! diagnoses into the result; the decisions live in `alb_findings` and `alb_actions`.
+
+use alb_actions::aws::S3Objects;
+use alb_actions::{DetectorResult, Finding, ObjectOutcome, ObjectReport, Source, arn};
+use alb_findings::Verdict;
+use lambda_runtime::tracing::{self, Instrument};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::events::{
+    self, BatchEvent, BatchResponse, BatchResult, Event, EventError, ObjectRef, ResultCode,
+};
+use crate::keys::{self, KeyKind};
+
+/// What the handler needs, built once at cold start.
+#[derive(Debug)]
+pub struct Deps {
+    /// Where the log objects are read from.
+    pub objects: S3Objects,
+    /// The detector's configuration.
+    pub config: Config,
+}
+
+/// Why an invocation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandlerError {
+    /// The event has the wrong shape (retrying will not help).
+    #[error("invalid event: {0}")]
+    Event(#[from] EventError),
+    /// An object could not be read to its end; the message names bucket and key.
+    #[error(transparent)]
+    Object(#[from] alb_actions::Error),
+    /// The result could not be turned into JSON.
+    #[error("cannot serialize the result: {0}")]
+    Result(#[from] serde_json::Error),
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(error: HandlerError) -> Self {
+        let error_type = match &error {
+            HandlerError::Event(_) => "InvalidEvent",
+            HandlerError::Object(alb_actions::Error::ObjectNotFound { .. }) => "ObjectNotFound",
+            HandlerError::Object(e) if e.is_retryable() => "Retryable",
+            HandlerError::Object(_) => "UnreadableObject",
+            HandlerError::Result(_) => "InternalError",
+        };
+        Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
+    }
+}
+
+/// Handles one invocation.
+///
+/// For S3 notifications and EventBridge the result is a [`DetectorResult`]; for S3 Batch
+/// Operations it is the response Batch Operations requires, one result per task.
+///
+/// # Errors
+///
+/// An event of the wrong shape, or (outside batch jobs) an object that is missing or cannot
+/// be read to its end: the invocation fails so that Lambda retries it and finally hands it to
+/// the failure destination.
+pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+    match events::parse(&event.payload)? {
+        Event::Test => {
+            tracing::info!(decision = "skipped", reason = "s3:TestEvent", "test event");
+            Ok(serde_json::to_value(DetectorResult::default())?)
+        }
+        Event::Objects(objects) => {
+            let mut result = DetectorResult::default();
+            for object in &objects {
+                let (report, findings) = detect(deps, object).instrument(span(object)).await?;
+                result.objects.push(report);
+                result.findings.extend(findings);
+            }
+            Ok(serde_json::to_value(result)?)
+        }
+        Event::Batch(batch) => Ok(serde_json::to_value(run_batch(deps, batch).await)?),
+    }
+}
+
+async fn run_batch(deps: &Deps, batch: BatchEvent) -> BatchResponse {
+    let mut results = Vec::with_capacity(batch.tasks.len());
+    for task in &batch.tasks {
+        let outcome = detect(deps, &task.object).instrument(span(&task.object)).await;
+        let (result_code, result_string) = match outcome {
+            Ok((report, findings)) => (ResultCode::Succeeded, summary(&report, &findings)),
+            Err(error) if error.is_retryable() => (ResultCode::TemporaryFailure, error.to_string()),
+            Err(error) => (ResultCode::PermanentFailure, error.to_string()),
+        };
+        results.push(BatchResult { task_id: task.task_id.clone(), result_code, result_string });
+    }
+    BatchResponse {
+        invocation_schema_version: batch.invocation_schema_version,
+        treat_missing_keys_as: ResultCode::PermanentFailure,
+        invocation_id: batch.invocation_id,
+        results,
+    }
+}
+
+/// One line for the batch completion report: the outcome and, per finding, the load balancer
+/// and the numbers that matter.
+fn summary(report: &ObjectReport, findings: &[Finding]) -> String {
+    let findings: Vec<Value> = findings
+        .iter()
+        .map(|f| {
+            json!({
+                "load_balancer_arn": f.load_balancer_arn,
+                "keepalive_502": f.keepalive_502,
+                "estimated_backend_keepalive_ms": f.estimated_backend_keepalive_ms,
+            })
+        })
+        .collect();
+    let mut value = serde_json::to_value(&report.outcome).unwrap_or(Value::Null);
+    if let Some(map) = value.as_object_mut() {
+        map.insert("findings".into(), Value::Array(findings));
+    }
+    value.to_string()
+}
+
+/// Every log line about one object carries its bucket and key.
+fn span(object: &ObjectRef) -> tracing::Span {
+    tracing::info_span!("object", bucket = %object.bucket, key = %object.key)
+}
+
+/// Reads and diagnoses one object, or skips it if it is not an ALB access log.
+async fn detect(
+    deps: &Deps,
+    object: &ObjectRef,
+) -> Result<(ObjectReport, Vec<Finding>), alb_actions::Error> {
+    let bucket = object.bucket.as_str();
+    let log_key = match keys::classify(&object.key) {
+        KeyKind::AccessLog(log_key) => log_key,
+        KeyKind::Skip(reason) => {
+            tracing::info!(bucket, key = %object.key, decision = "skipped", reason = %reason, "object");
+            let outcome = ObjectOutcome::Skipped { reason };
+            return Ok((
+                ObjectReport { bucket: bucket.into(), key: object.key.clone(), outcome },
+                vec![],
+            ));
+        }
+    };
+    let options = deps.config.options();
+    let mut key = object.key.clone();
+    let diagnosis = match deps.objects.diagnose(bucket, &key, &options).await {
+        Err(alb_actions::Error::ObjectNotFound { .. }) if object.alternative_key.is_some() => {
+            key = object.alternative_key.clone().unwrap_or_default();
+            tracing::info!(bucket, key = %key, "not found as given; trying the form-decoded key");
+            deps.objects.diagnose(bucket, &key, &options).await
+        }
+        other => other,
+    }
+    .inspect_err(|error| tracing::error!(bucket, key = %key, error = %error, "object"))?;
+    let source = Source { bucket: bucket.to_string(), key: key.clone() };
+    let findings: Vec<Finding> = diagnosis
+        .load_balancers
+        .iter()
+        .filter(|lb| lb.verdict == Verdict::KeepaliveRace)
+        .map(|lb| {
+            let lb_arn =
+                arn::load_balancer_arn(&log_key.region, &log_key.account, &lb.load_balancer);
+            Finding::new(lb, lb_arn, source.clone())
+        })
+        .collect();
+    let keepalive_502: u64 = diagnosis.load_balancers.iter().map(|lb| lb.keepalive_502).sum();
+    tracing::info!(
+        bucket,
+        key = %key,
+        lines = diagnosis.lines,
+        malformed = diagnosis.malformed_lines,
+        keepalive_502,
+        decision = if findings.is_empty() { "no-race" } else { "keepalive-race" },
+        "object"
+    );
+    let outcome = ObjectOutcome::Diagnosed {
+        lines: diagnosis.lines,
+        malformed_lines: diagnosis.malformed_lines,
+        keepalive_502,
+    };
+    Ok((ObjectReport { bucket: bucket.into(), key, outcome }, findings))
+}

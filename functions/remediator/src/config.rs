@@ -1,0 +1,204 @@
+//! The remediator's configuration, read from the environment once at cold start. Names match
+//! `template.yaml`; an unset or empty variable takes the documented default (for
+//! `ALLOWED_LOAD_BALANCERS` that is "change nothing"), an invalid one is a startup error naming
+//! the variable.
+
+use alb_actions::Settings;
+use alb_actions::guardrails::{Allowlist, Mode};
+use alb_plan::{PlanError, Policy, Strategy};
+
+/// The remediator's configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Everything the remediation needs, validated.
+    pub settings: Settings,
+}
+
+/// A variable with a value the remediator cannot use.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {name}={value:?} is invalid: {reason}")]
+pub struct ConfigError {
+    /// The variable.
+    pub name: &'static str,
+    /// Its value.
+    pub value: String,
+    /// What is expected instead.
+    pub reason: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    ///
+    /// A variable that is set but invalid.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the variables through `lookup` (the environment, or a map in tests).
+    ///
+    /// # Errors
+    ///
+    /// A variable that is set but invalid.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let invalid = |name: &'static str, value: &str, reason: &str| ConfigError {
+            name,
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
+        let mode = match get("MODE").as_deref() {
+            None | Some("dry-run") => Mode::DryRun,
+            Some("apply") => Mode::Apply,
+            Some(other) => return Err(invalid("MODE", other, "expected dry-run or apply")),
+        };
+        let strategy = match get("STRATEGY").as_deref() {
+            None | Some("ssm-parameters") => Strategy::SsmParameters,
+            Some("alb-idle-timeout") => Strategy::AlbIdleTimeout,
+            Some(other) => {
+                return Err(invalid(
+                    "STRATEGY",
+                    other,
+                    "expected ssm-parameters or alb-idle-timeout",
+                ));
+            }
+        };
+        let parameter_prefix = get("PARAMETER_PREFIX").unwrap_or_else(|| "/alb-keepalive".into());
+        let prefix_ok = parameter_prefix.starts_with('/')
+            && !parameter_prefix.ends_with('/')
+            && !parameter_prefix.contains("//")
+            && parameter_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '.' | '-'));
+        if !prefix_ok {
+            return Err(invalid(
+                "PARAMETER_PREFIX",
+                &parameter_prefix,
+                "expected an SSM path such as /alb-keepalive (leading slash, no trailing slash, letters, digits, _ . -)",
+            ));
+        }
+        let allowed = get("ALLOWED_LOAD_BALANCERS").unwrap_or_default();
+        let allowlist = Allowlist::parse(&allowed)
+            .map_err(|reason| invalid("ALLOWED_LOAD_BALANCERS", &allowed, &reason))?;
+        let number = |name: &'static str, default: u64| match get(name) {
+            None => Ok(default),
+            Some(value) => value
+                .parse::<u64>()
+                .map_err(|_| invalid(name, &value, "expected a whole non-negative number")),
+        };
+        let cooldown_s = number("COOLDOWN_SECONDS", 3600)?;
+        let defaults = Policy::default();
+        let policy = Policy {
+            keepalive_margin_ms: number("KEEPALIVE_MARGIN_MS", defaults.keepalive_margin_ms)?,
+            headers_margin_ms: number("HEADERS_MARGIN_MS", defaults.headers_margin_ms)?,
+            idle_timeout_margin_ms: number(
+                "IDLE_TIMEOUT_MARGIN_MS",
+                defaults.idle_timeout_margin_ms,
+            )?,
+            ..defaults
+        };
+        if let Err(PlanError::MarginTooSmall { name, value, minimum }) = policy.validate() {
+            let variable = if name == "keepalive_margin_ms" {
+                "KEEPALIVE_MARGIN_MS"
+            } else {
+                "HEADERS_MARGIN_MS"
+            };
+            return Err(invalid(
+                variable,
+                &value.to_string(),
+                &format!("must be at least {minimum}"),
+            ));
+        }
+        let reload_command = get("RELOAD_COMMAND");
+        Ok(Config {
+            settings: Settings {
+                mode,
+                strategy,
+                parameter_prefix,
+                allowlist,
+                cooldown_s,
+                policy,
+                reload_command,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let pairs: Vec<(String, String)> =
+            pairs.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
+        Config::from_lookup(move |name| {
+            pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_are_a_dry_run_that_changes_nothing() {
+        let settings = from(&[]).unwrap().settings;
+        assert_eq!(settings.mode, Mode::DryRun);
+        assert_eq!(settings.strategy, Strategy::SsmParameters);
+        assert_eq!(settings.parameter_prefix, "/alb-keepalive");
+        assert_eq!(settings.allowlist, Allowlist::Nothing);
+        assert_eq!(settings.cooldown_s, 3600);
+        assert_eq!(settings.policy, Policy::default());
+        assert_eq!(settings.reload_command, None);
+        assert_eq!(from(&[("RELOAD_COMMAND", ""), ("MODE", " ")]).unwrap().settings, settings);
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let settings = from(&[
+            ("MODE", "apply"),
+            ("STRATEGY", "alb-idle-timeout"),
+            ("PARAMETER_PREFIX", "/apps/shop"),
+            ("ALLOWED_LOAD_BALANCERS", "shop-web, app/api/1"),
+            ("COOLDOWN_SECONDS", "0"),
+            ("KEEPALIVE_MARGIN_MS", "7000"),
+            ("HEADERS_MARGIN_MS", "2000"),
+            ("IDLE_TIMEOUT_MARGIN_MS", "250"),
+            ("RELOAD_COMMAND", "systemctl reload shop"),
+        ])
+        .unwrap()
+        .settings;
+        assert_eq!(settings.mode, Mode::Apply);
+        assert_eq!(settings.strategy, Strategy::AlbIdleTimeout);
+        assert_eq!(settings.parameter_prefix, "/apps/shop");
+        assert_eq!(
+            settings.allowlist,
+            Allowlist::Only(vec!["shop-web".into(), "app/api/1".into()])
+        );
+        assert_eq!(settings.cooldown_s, 0);
+        assert_eq!(settings.policy.keepalive_margin_ms, 7000);
+        assert_eq!(settings.policy.headers_margin_ms, 2000);
+        assert_eq!(settings.policy.idle_timeout_margin_ms, 250);
+        assert_eq!(settings.reload_command.as_deref(), Some("systemctl reload shop"));
+    }
+
+    #[test]
+    fn invalid_values_are_startup_errors_naming_the_variable() {
+        for (name, value) in [
+            ("MODE", "yes"),
+            ("STRATEGY", "both"),
+            ("PARAMETER_PREFIX", "alb-keepalive"),
+            ("PARAMETER_PREFIX", "/alb-keepalive/"),
+            ("PARAMETER_PREFIX", "/a b"),
+            ("ALLOWED_LOAD_BALANCERS", "*, shop-web"),
+            ("ALLOWED_LOAD_BALANCERS", "app/only-two"),
+            ("COOLDOWN_SECONDS", "-1"),
+            ("COOLDOWN_SECONDS", "1h"),
+            ("KEEPALIVE_MARGIN_MS", "five"),
+            ("KEEPALIVE_MARGIN_MS", "500"),
+            ("HEADERS_MARGIN_MS", "0"),
+            ("IDLE_TIMEOUT_MARGIN_MS", "1.5"),
+        ] {
+            let error = from(&[(name, value)]).unwrap_err();
+            assert_eq!(error.name, name, "{value}: {error}");
+            assert!(error.to_string().contains(name), "{error}");
+        }
+    }
+}

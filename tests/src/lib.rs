@@ -18,6 +18,10 @@
 //!   default), a target group with two registered instances on port 3000, a log bucket, and
 //!   uploads the simulated incident log of *this* load balancer (gzip, at the documented key).
 //! * [`World::detect`] and [`World::remediate`] invoke the handlers as Lambda would.
+//! * [`local_run`] is the main job through the Lambda Runtime API (`cargo lambda watch`), used
+//!   by `scripts/local-run` and `tests/tests/runtime_api.rs`.
+
+pub mod local_run;
 
 use std::collections::BTreeMap;
 use std::io::Write;

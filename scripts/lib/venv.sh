@@ -41,3 +41,27 @@ use_dummy_aws() {
     export AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
     unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
 }
+
+# The tool sets, each pinned once here. Versions verified: moto 5.2, cargo-lambda 1.9.2,
+# aws-sam-cli 1.170.0, cfn-lint 1.58.0.
+root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+# moto server for the emulator-backed tests; exports MOTO_SERVER.
+use_moto() {
+    ensure_venv "$root_dir/.venv-moto" "moto[server]>=5.1,<6"
+    export MOTO_SERVER="$root_dir/.venv-moto/bin/moto_server"
+}
+
+# cargo-lambda (and the zig it brings) first on PATH; exports CARGO_LAMBDA.
+use_cargo_lambda() {
+    ensure_venv "$root_dir/.venv-lambda" "cargo-lambda>=1.9.2,<2"
+    export CARGO_LAMBDA="$root_dir/.venv-lambda/bin/cargo-lambda"
+    export PATH="$root_dir/.venv-lambda/bin:$PATH"
+}
+
+# aws-sam-cli and cfn-lint; SAM_VENV names their venv (default .venv-sam).
+use_sam() {
+    SAM_VENV="${SAM_VENV:-$root_dir/.venv-sam}"
+    ensure_venv "$SAM_VENV" "aws-sam-cli>=1.170,<2" "cfn-lint>=1.58,<2"
+    export PATH="$PATH:$SAM_VENV/bin"
+}

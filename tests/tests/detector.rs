@@ -207,3 +207,43 @@ async fn events_of_the_wrong_shape_are_rejected_naming_the_field() {
     let error = world.detect(json!({"findings": []})).await.unwrap_err();
     assert!(error.to_string().contains("unrecognised event"), "{error}");
 }
+
+#[tokio::test]
+async fn the_version_named_by_the_event_is_read_not_the_latest() {
+    let world = World::new("det-version").await;
+    world
+        .s3
+        .put_bucket_versioning()
+        .bucket(&world.bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("PutBucketVersioning");
+    let (incident, races) = alb_keepalive_tests::incident_object(&world.scenario);
+    let first = world
+        .s3
+        .put_object()
+        .bucket(&world.bucket)
+        .key(&world.key)
+        .body(incident.into())
+        .send()
+        .await
+        .expect("PutObject")
+        .version_id()
+        .expect("a version id")
+        .to_string();
+    // A later version of the same key without any race.
+    world.put_object(&world.key, gzip(b"")).await;
+
+    let mut event = world.s3_event();
+    event["Records"][0]["s3"]["object"]["versionId"] = json!(first);
+    let result = world.detect(event).await.expect("detector result");
+    assert_eq!(result["findings"][0]["keepalive_502"], json!(races), "{result:#}");
+
+    let latest = world.detect(world.s3_event()).await.expect("detector result");
+    assert_eq!(latest["findings"].as_array().map(Vec::len), Some(0), "the latest version is empty");
+}

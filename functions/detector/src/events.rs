@@ -26,6 +26,8 @@ pub struct ObjectRef {
     /// Another reading of the key to try if the first is not found (EventBridge keys: AWS does
     /// not say whether they are encoded, so the form-decoded key is the second guess).
     pub alternative_key: Option<String>,
+    /// The version the event names (versioned buckets): that version is read, not the latest.
+    pub version_id: Option<String>,
 }
 
 /// What the detector was asked to do.
@@ -78,6 +80,8 @@ struct RawTask {
     s3_bucket_arn: Option<String>,
     #[serde(default)]
     s3_bucket: Option<String>,
+    #[serde(default)]
+    s3_version_id: Option<String>,
 }
 
 /// The `detail` of EventBridge's S3 "Object Created" (the fields the detector reads).
@@ -99,6 +103,8 @@ struct NameField {
 struct KeyField {
     #[serde(default)]
     key: Option<String>,
+    #[serde(default, rename = "version-id")]
+    version_id: Option<String>,
 }
 
 /// The response S3 Batch Operations requires.
@@ -201,7 +207,8 @@ fn s3_notification(event: &Value) -> Result<Event, EventError> {
                 "Records[{i}].s3.object.key {raw:?} is not valid UTF-8 once decoded"
             ))
         })?;
-        objects.push(ObjectRef { bucket, key, alternative_key: None });
+        let version_id = record.s3.object.version_id.filter(|v| !v.is_empty());
+        objects.push(ObjectRef { bucket, key, alternative_key: None, version_id });
     }
     Ok(Event::Objects(objects))
 }
@@ -223,14 +230,14 @@ fn eventbridge(event: &Value) -> Result<Event, EventError> {
         .and_then(|b| b.name)
         .filter(|name| !name.is_empty())
         .ok_or_else(|| EventError("detail.bucket.name missing".into()))?;
-    let key = event
-        .detail
-        .object
-        .and_then(|o| o.key)
+    let object = event.detail.object.ok_or_else(|| EventError("detail.object missing".into()))?;
+    let key = object
+        .key
         .filter(|key| !key.is_empty())
         .ok_or_else(|| EventError("detail.object.key missing".into()))?;
     let alternative_key = keys::form_decode(&key).filter(|decoded| *decoded != key);
-    Ok(Event::Objects(vec![ObjectRef { bucket, key, alternative_key }]))
+    let version_id = object.version_id.filter(|v| !v.is_empty());
+    Ok(Event::Objects(vec![ObjectRef { bucket, key, alternative_key, version_id }]))
 }
 
 fn batch(event: &Value) -> Result<Event, EventError> {
@@ -261,9 +268,10 @@ fn batch(event: &Value) -> Result<Event, EventError> {
                 task.s3_key
             ))
         })?;
+        let version_id = task.s3_version_id.filter(|v| !v.is_empty());
         tasks.push(BatchTask {
             task_id: task.task_id,
-            object: ObjectRef { bucket, key, alternative_key: None },
+            object: ObjectRef { bucket, key, alternative_key: None, version_id },
         });
     }
     Ok(Event::Batch(BatchEvent {
@@ -319,6 +327,13 @@ mod tests {
         assert_eq!(objects[0].bucket, "logs");
         assert_eq!(objects[0].key, "my logs/a+b.log.gz");
         assert_eq!(objects[1].key, "x y");
+        assert_eq!(objects[0].version_id, None);
+        let mut versioned = s3_record(json!("k.log.gz"));
+        versioned["s3"]["object"]["versionId"] = json!("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY");
+        let Event::Objects(objects) = parse(&json!({"Records": [versioned]})).unwrap() else {
+            panic!()
+        };
+        assert_eq!(objects[0].version_id.as_deref(), Some("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"));
     }
 
     #[test]
@@ -359,7 +374,7 @@ mod tests {
             "source": "aws.s3", "account": "123456789012", "time": "2026-11-27T09:35:03Z", "region": "us-east-1",
             "resources": ["arn:aws:s3:::logs"],
             "detail": {"version": "0", "bucket": {"name": "logs"},
-                "object": {"key": key, "size": 5, "etag": "b1946ac92492d2347c6235b4d2611184", "sequencer": "617f08299329d189"},
+                "object": {"key": key, "size": 5, "etag": "b1946ac92492d2347c6235b4d2611184", "version-id": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e", "sequencer": "617f08299329d189"},
                 "request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012", "source-ip-address": "1.2.3.4", "reason": "PutObject"}})
     }
 
@@ -373,7 +388,8 @@ mod tests {
             vec![ObjectRef {
                 bucket: "logs".into(),
                 key: "AWSLogs/a.log.gz".into(),
-                alternative_key: None
+                alternative_key: None,
+                version_id: Some("IYV3p45BT0ac8hjHg1houSdS1a.Mro8e".into()),
             }]
         );
         let Event::Objects(objects) = parse(&eventbridge_event("my+logs/a.log.gz")).unwrap() else {
@@ -406,6 +422,7 @@ mod tests {
         assert_eq!(batch.tasks[0].task_id, "t1");
         assert_eq!(batch.tasks[0].object.bucket, "logs");
         assert_eq!(batch.tasks[0].object.key, "my logs/a+b.log.gz");
+        assert_eq!(batch.tasks[0].object.version_id.as_deref(), Some("1"));
     }
 
     #[test]
@@ -415,6 +432,7 @@ mod tests {
             "tasks": [{"taskId": "t1", "s3Key": "k", "s3VersionId": null, "s3Bucket": "logs"}]});
         let Event::Batch(batch) = parse(&event).unwrap() else { panic!() };
         assert_eq!(batch.tasks[0].object.bucket, "logs");
+        assert_eq!(batch.tasks[0].object.version_id, None, "null version: the latest is read");
     }
 
     #[test]

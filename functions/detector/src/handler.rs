@@ -143,11 +143,12 @@ async fn detect(
     };
     let options = deps.config.options();
     let mut key = object.key.clone();
-    let diagnosis = match deps.objects.diagnose(bucket, &key, &options).await {
+    let version = object.version_id.as_deref();
+    let diagnosis = match deps.objects.diagnose(bucket, &key, version, &options).await {
         Err(alb_actions::Error::ObjectNotFound { .. }) if object.alternative_key.is_some() => {
             key = object.alternative_key.clone().unwrap_or_default();
             tracing::info!(bucket, key = %key, "not found as given; trying the form-decoded key");
-            deps.objects.diagnose(bucket, &key, &options).await
+            deps.objects.diagnose(bucket, &key, version, &options).await
         }
         other => other,
     }

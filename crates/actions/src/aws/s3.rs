@@ -31,7 +31,8 @@ impl S3Objects {
         S3Objects { client }
     }
 
-    /// Streams `s3://bucket/key` through [`alb_findings::diagnose`].
+    /// Streams `s3://bucket/key` (the given version, else the latest) through
+    /// [`alb_findings::diagnose`].
     ///
     /// The body is bridged to a blocking [`std::io::Read`] and decoded on a blocking thread, so
     /// at most a few buffers of the object are in memory at any time.
@@ -45,24 +46,28 @@ impl S3Objects {
         &self,
         bucket: &str,
         key: &str,
+        version_id: Option<&str>,
         options: &Options,
     ) -> Result<Diagnosis, Error> {
-        let output =
-            self.client.get_object().bucket(bucket).key(key).send().await.map_err(|error| {
-                match &error {
-                    SdkError::ServiceError(service)
-                        if matches!(service.err(), GetObjectError::NoSuchKey(_))
-                            || service.raw().status().as_u16() == 404 =>
-                    {
-                        Error::ObjectNotFound {
-                            bucket: bucket.to_string(),
-                            key: key.to_string(),
-                            message: aws_sdk_s3::error::DisplayErrorContext(&error).to_string(),
-                        }
-                    }
-                    _ => crate::error::aws("GetObject", format!("s3://{bucket}/{key}"), &error),
+        let request = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(Into::into));
+        let output = request.send().await.map_err(|error| match &error {
+            SdkError::ServiceError(service)
+                if matches!(service.err(), GetObjectError::NoSuchKey(_))
+                    || service.raw().status().as_u16() == 404 =>
+            {
+                Error::ObjectNotFound {
+                    bucket: bucket.to_string(),
+                    key: key.to_string(),
+                    message: aws_sdk_s3::error::DisplayErrorContext(&error).to_string(),
                 }
-            })?;
+            }
+            _ => crate::error::aws("GetObject", format!("s3://{bucket}/{key}"), &error),
+        })?;
         let reader = SyncIoBridge::new(Box::pin(output.body.into_async_read()));
         let options = *options;
         let diagnosis =

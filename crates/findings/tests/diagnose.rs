@@ -196,3 +196,39 @@ fn gzip_objects_and_read_errors() {
     let err = diagnose(&gz[..gz.len() - 10], &Options::default()).unwrap_err();
     assert!(matches!(err, ReadError::CorruptGzip { .. }), "{err}");
 }
+
+proptest::proptest! {
+    /// Whatever the bytes, a plain-text object is read to its end: every non-blank line is either
+    /// an entry or a malformed line, and nothing panics.
+    #[test]
+    fn arbitrary_objects_never_panic_and_every_line_is_accounted_for(
+        lines in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..300), 0..40),
+    ) {
+        let mut object: Vec<u8> = Vec::new();
+        for line in &lines {
+            object.extend(line.iter().map(|&b| if b == b'\n' { b' ' } else { b }));
+            object.push(b'\n');
+        }
+        if object.starts_with(&[0x1f, 0x8b]) {
+            object[0] = b' '; // keep it plain text; gzip input has its own tests
+        }
+        let d = diagnose(&object[..], &Options::default()).unwrap();
+        let text = String::from_utf8_lossy(&object).into_owned();
+        let non_blank = object.split(|&b| b == b'\n').filter(|l| !l.trim_ascii().is_empty()).count() as u64;
+        proptest::prop_assert_eq!(d.lines + d.malformed_lines, non_blank, "{}", text);
+    }
+
+    /// Real entries with one byte changed: still no panic, and the count adds up.
+    #[test]
+    fn mutated_entries_never_panic(position in 0usize..2000, byte in proptest::num::u8::ANY) {
+        let mut object = (ok(0.0, "10.0.1.23:3000") + &race(5.0, "10.0.1.23:3000") + &ok(6.0, "10.0.2.41:3000")).into_bytes();
+        let position = position % object.len();
+        object[position] = byte;
+        if object.starts_with(&[0x1f, 0x8b]) {
+            object[0] = b'h';
+        }
+        let d = diagnose(&object[..], &Options::default()).unwrap();
+        let non_blank = object.split(|&b| b == b'\n').filter(|l| !l.trim_ascii().is_empty()).count() as u64;
+        proptest::prop_assert_eq!(d.lines + d.malformed_lines, non_blank);
+    }
+}

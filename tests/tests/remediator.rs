@@ -263,3 +263,28 @@ async fn rollback_of_an_unknown_load_balancer_fails_naming_it() {
         .unwrap_err();
     assert!(error.to_string().contains("app/no-such-alb/0123456789abcdef"), "{error}");
 }
+
+#[tokio::test]
+async fn findings_from_two_nodes_of_one_load_balancer_are_one_decision() {
+    // Two objects of the same interval (two ALB nodes) in one event: the second names another
+    // target group. Both groups are fixed; the first change does not put the second under the
+    // cooldown.
+    let world = World::new("rem-two-nodes").await;
+    let mut findings = world.findings().await;
+    let mut second = findings["findings"][0].clone();
+    let other_tg =
+        world.tg_arn.replace(&format!("targetgroup/{}/", world.tg_name), "targetgroup/other-tg/");
+    second["target_groups"][0]["target_group_arn"] = json!(other_tg);
+    findings["findings"].as_array_mut().expect("findings").push(second);
+
+    let report = world.remediate(&APPLY_ALL, findings).await.expect("report");
+    assert_eq!(report["load_balancers"].as_array().map(Vec::len), Some(1), "{report:#}");
+    assert_eq!(actions(&report).len(), 4, "{report:#}");
+    assert!(actions(&report).iter().all(|a| a["applied"] == true), "{report:#}");
+    for name in [
+        world.parameter_name("keepAliveTimeout"),
+        "/alb-keepalive/other-tg/keepAliveTimeout".into(),
+    ] {
+        assert_eq!(world.parameter(&name).await.map(|p| p.0).as_deref(), Some("65000"), "{name}");
+    }
+}

@@ -165,6 +165,130 @@ impl Finding {
     }
 }
 
+/// One finding per load balancer: findings about the same load balancer (several objects in one
+/// event, one per load-balancer node) are combined, so that one decision covers all its target
+/// groups instead of the first change putting the others under the cooldown.
+pub fn combine_by_load_balancer(findings: &[Finding]) -> Vec<Finding> {
+    let mut combined: Vec<Finding> = Vec::with_capacity(findings.len());
+    for finding in findings {
+        match combined.iter_mut().find(|c| c.load_balancer_arn == finding.load_balancer_arn) {
+            Some(existing) => existing.absorb(finding),
+            None => combined.push(finding.clone()),
+        }
+    }
+    combined
+}
+
+impl Finding {
+    /// Adds the counts, target groups and evidence of `other` (same load balancer). The estimate
+    /// of the finding with more races wins; the first object stays the source.
+    fn absorb(&mut self, other: &Finding) {
+        if other.keepalive_502 > self.keepalive_502
+            && other.estimated_backend_keepalive_ms.is_some()
+        {
+            self.estimated_backend_keepalive_ms = other.estimated_backend_keepalive_ms;
+            self.confidence = other.confidence;
+        }
+        self.requests += other.requests;
+        self.elb_502 += other.elb_502;
+        self.keepalive_502 += other.keepalive_502;
+        for (class, count) in &other.elb_502_by_class {
+            *self.elb_502_by_class.entry(class.clone()).or_default() += count;
+        }
+        for group in &other.target_groups {
+            match self
+                .target_groups
+                .iter_mut()
+                .find(|g| g.target_group_arn == group.target_group_arn)
+            {
+                Some(mine) => {
+                    mine.requests += group.requests;
+                    mine.keepalive_502 += group.keepalive_502;
+                    for target in &group.targets {
+                        match mine.targets.iter_mut().find(|t| t.target == target.target) {
+                            Some(t) => {
+                                t.requests += target.requests;
+                                t.keepalive_502 += target.keepalive_502;
+                            }
+                            None => mine.targets.push(target.clone()),
+                        }
+                    }
+                }
+                None => self.target_groups.push(group.clone()),
+            }
+        }
+        let room = 3usize.saturating_sub(self.samples.len());
+        self.samples.extend(other.samples.iter().take(room).cloned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(lb: &str, groups: &[(&str, u64)], estimate: u32) -> Finding {
+        Finding {
+            load_balancer: lb.rsplit("loadbalancer/").next().unwrap_or(lb).to_string(),
+            load_balancer_arn: lb.to_string(),
+            verdict: "keepalive-race".into(),
+            requests: 100,
+            elb_502: groups.iter().map(|g| g.1).sum(),
+            keepalive_502: groups.iter().map(|g| g.1).sum(),
+            elb_502_by_class: [("keepalive_race".to_string(), groups.iter().map(|g| g.1).sum())]
+                .into(),
+            target_groups: groups
+                .iter()
+                .map(|(arn, races)| TargetGroupFinding {
+                    target_group_arn: (*arn).into(),
+                    requests: 50,
+                    keepalive_502: *races,
+                    targets: vec![TargetFinding {
+                        target: "10.0.1.23:3000".into(),
+                        requests: 50,
+                        keepalive_502: *races,
+                    }],
+                })
+                .collect(),
+            estimated_backend_keepalive_ms: Some(estimate),
+            confidence: Some(0.5),
+            samples: vec![],
+            source: Source { bucket: "b".into(), key: format!("{lb}-{estimate}") },
+        }
+    }
+
+    const A: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/a/1";
+    const B: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/b/2";
+
+    #[test]
+    fn findings_of_one_load_balancer_are_combined_in_order() {
+        let combined = combine_by_load_balancer(&[
+            finding(A, &[("tg1", 2)], 5000),
+            finding(B, &[("tgb", 1)], 2000),
+            finding(A, &[("tg1", 1), ("tg2", 4)], 5100),
+        ]);
+        assert_eq!(combined.len(), 2);
+        let a = &combined[0];
+        assert_eq!(a.load_balancer_arn, A);
+        assert_eq!(a.keepalive_502, 7);
+        assert_eq!(a.requests, 200);
+        assert_eq!(a.elb_502_by_class["keepalive_race"], 7);
+        let groups: Vec<(&str, u64)> = a
+            .target_groups
+            .iter()
+            .map(|g| (g.target_group_arn.as_str(), g.keepalive_502))
+            .collect();
+        assert_eq!(groups, [("tg1", 3), ("tg2", 4)]);
+        assert_eq!(a.target_groups[0].targets[0].keepalive_502, 3);
+        assert_eq!(
+            a.estimated_backend_keepalive_ms,
+            Some(5100),
+            "from the finding with more races"
+        );
+        assert_eq!(a.source.key, format!("{A}-5000"), "the first object stays the source");
+        assert_eq!(combined[1].load_balancer_arn, B);
+    }
+}
+
 /// What happened to one object.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectReport {

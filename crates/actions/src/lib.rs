@@ -50,7 +50,7 @@ mod remediate;
 pub use crate::error::Error;
 pub use crate::finding::{
     DetectorResult, Finding, ObjectOutcome, ObjectReport, Sample, Source, TargetFinding,
-    TargetGroupFinding,
+    TargetGroupFinding, combine_by_load_balancer,
 };
 pub use crate::ports::{LoadBalancers, ParameterVersion, Parameters, Reload};
 pub use crate::remediate::{

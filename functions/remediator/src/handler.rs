@@ -81,7 +81,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Han
             if result.findings.is_empty() {
                 tracing::info!(objects = result.objects.len(), "no findings: nothing to do");
             }
-            for finding in &result.findings {
+            for finding in &alb_actions::combine_by_load_balancer(&result.findings) {
                 report.load_balancers.push(remediation.remediate(finding, now).await?);
             }
         }

@@ -59,22 +59,26 @@ pub fn moto() -> &'static Moto {
     MOTO.get_or_init(start_moto)
 }
 
-fn moto_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("MOTO_SERVER").filter(|p| !p.is_empty()) {
-        return PathBuf::from(path);
+/// A tool named by the environment variable `variable`, else `name` on `PATH`.
+pub fn find_tool(variable: &str, name: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(variable).filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
     }
     std::env::var_os("PATH")
         .into_iter()
         .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("moto_server"))
+        .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "moto_server not found on PATH and MOTO_SERVER is not set: install it with \
-                 `pip install \"moto[server]>=5.1,<6\"` (scripts/test does this in .venv-moto) or \
-                 set MOTO_SERVER=/path/to/moto_server"
-            )
-        })
+}
+
+fn moto_binary() -> PathBuf {
+    find_tool("MOTO_SERVER", "moto_server").unwrap_or_else(|| {
+        panic!(
+            "moto_server not found on PATH and MOTO_SERVER is not set: install it with \
+             `pip install \"moto[server]>=5.1,<6\"` (scripts/test does this in .venv-moto) or \
+             set MOTO_SERVER=/path/to/moto_server"
+        )
+    })
 }
 
 fn start_moto() -> Moto {

@@ -228,17 +228,9 @@ struct Watch {
 
 /// The cargo-lambda executable: `CARGO_LAMBDA`, else `cargo-lambda` on `PATH`.
 fn cargo_lambda() -> Result<PathBuf, RunError> {
-    if let Some(path) = std::env::var_os("CARGO_LAMBDA").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(path));
-    }
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("cargo-lambda"))
-        .find(|candidate| candidate.is_file())
-        .ok_or_else(|| {
-            fail("cargo-lambda not found: install it with `pip install cargo-lambda` (scripts/test and scripts/local-run do this in .venv-lambda) or set CARGO_LAMBDA=/path/to/cargo-lambda")
-        })
+    crate::find_tool("CARGO_LAMBDA", "cargo-lambda").ok_or_else(|| {
+        fail("cargo-lambda not found: install it with `pip install cargo-lambda` (scripts/test and scripts/local-run do this in .venv-lambda) or set CARGO_LAMBDA=/path/to/cargo-lambda")
+    })
 }
 
 impl Watch {

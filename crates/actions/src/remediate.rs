@@ -101,6 +101,32 @@ pub struct LoadBalancerReport {
     pub source: Option<Source>,
 }
 
+impl ActionReport {
+    /// An action not executed (yet), with nothing skipped.
+    fn new(action: ActionKind, resource: &str, before: Option<u64>, after: Option<u64>) -> Self {
+        ActionReport {
+            action,
+            resource: resource.to_string(),
+            before,
+            after,
+            applied: false,
+            skipped: None,
+            detail: None,
+        }
+    }
+
+    /// Whether to execute: not when nothing needs to change (`already set`) or the gate is
+    /// closed; the reason is recorded in `skipped`.
+    fn should_execute(&mut self, needed: bool, gate: Gate) -> bool {
+        match (needed, gate) {
+            (false, _) => self.skipped = Some(skip::ALREADY_SET.into()),
+            (true, Gate::Closed(reason)) => self.skipped = Some(reason.into()),
+            (true, Gate::Open) => return true,
+        }
+        false
+    }
+}
+
 impl LoadBalancerReport {
     /// Whether any action was executed.
     pub fn changed(&self) -> bool {
@@ -244,36 +270,27 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
                 Change::SetParameter { parameter: p, after, .. } if p == parameter => Some(*after),
                 _ => None,
             });
-            let mut action = ActionReport {
-                action: ActionKind::SetParameter,
-                resource: name.clone(),
-                before,
-                after: change.or(before),
-                applied: false,
-                skipped: None,
-                detail: None,
-            };
-            match (change, gate) {
-                (None, _) => action.skipped = Some(skip::ALREADY_SET.into()),
-                (Some(_), Gate::Closed(reason)) => action.skipped = Some(reason.into()),
-                (Some(after), Gate::Open) => {
-                    let description = format!("{SET_DESCRIPTION} on {}", finding.load_balancer);
-                    self.parameters.put(name, &after.to_string(), &description).await?;
-                    let tags = [
-                        ("alb-keepalive:load-balancer", finding.load_balancer.clone()),
-                        ("alb-keepalive:keepalive-502", group.keepalive_502.to_string()),
-                        (
-                            "alb-keepalive:estimated-backend-ms",
-                            finding
-                                .estimated_backend_keepalive_ms
-                                .map_or_else(|| "unknown".to_string(), |ms| ms.to_string()),
-                        ),
-                        ("alb-keepalive:changed-at", now.to_string()),
-                    ];
-                    self.parameters.tag(name, &tags).await?;
-                    action.applied = true;
-                    written = true;
-                }
+            let mut action =
+                ActionReport::new(ActionKind::SetParameter, name, before, change.or(before));
+            if action.should_execute(change.is_some(), gate)
+                && let Some(after) = change
+            {
+                let description = format!("{SET_DESCRIPTION} on {}", finding.load_balancer);
+                self.parameters.put(name, &after.to_string(), &description).await?;
+                let tags = [
+                    ("alb-keepalive:load-balancer", finding.load_balancer.clone()),
+                    ("alb-keepalive:keepalive-502", group.keepalive_502.to_string()),
+                    (
+                        "alb-keepalive:estimated-backend-ms",
+                        finding
+                            .estimated_backend_keepalive_ms
+                            .map_or_else(|| "unknown".to_string(), |ms| ms.to_string()),
+                    ),
+                    ("alb-keepalive:changed-at", now.to_string()),
+                ];
+                self.parameters.tag(name, &tags).await?;
+                action.applied = true;
+                written = true;
             }
             report.actions.push(action);
         }
@@ -282,18 +299,14 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
             if written {
                 report.actions.push(self.reload(&group.target_group_arn, command).await?);
             } else if changes > 0 {
-                report.actions.push(ActionReport {
-                    action: ActionKind::Reload,
-                    resource: group.target_group_arn.clone(),
-                    before: None,
-                    after: None,
-                    applied: false,
-                    skipped: Some(match gate {
-                        Gate::Closed(reason) => reason.into(),
-                        Gate::Open => "nothing written".into(),
-                    }),
-                    detail: Some(command.clone()),
+                let mut action =
+                    ActionReport::new(ActionKind::Reload, &group.target_group_arn, None, None);
+                action.skipped = Some(match gate {
+                    Gate::Closed(reason) => reason.into(),
+                    Gate::Open => "nothing written".into(),
                 });
+                action.detail = Some(command.clone());
+                report.actions.push(action);
             }
         }
         Ok(())
@@ -301,15 +314,7 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
 
     async fn reload(&self, target_group_arn: &str, command: &str) -> Result<ActionReport, Error> {
         let instances = self.balancers.instance_targets(target_group_arn).await?;
-        let mut action = ActionReport {
-            action: ActionKind::Reload,
-            resource: target_group_arn.to_string(),
-            before: None,
-            after: None,
-            applied: false,
-            skipped: None,
-            detail: None,
-        };
+        let mut action = ActionReport::new(ActionKind::Reload, target_group_arn, None, None);
         if instances.is_empty() {
             action.skipped = Some("no EC2 instance targets".into());
         } else {
@@ -342,31 +347,26 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
             Change::SetIdleTimeout { after, .. } => Some(*after),
             _ => None,
         });
-        let mut action = ActionReport {
-            action: ActionKind::SetIdleTimeout,
-            resource: lb_arn.to_string(),
-            before: Some(idle.into()),
-            after: Some(after.unwrap_or(idle).into()),
-            applied: false,
-            skipped: None,
-            detail: None,
-        };
-        match (after, gate) {
-            (None, _) => action.skipped = Some(skip::ALREADY_SET.into()),
-            (Some(_), Gate::Closed(reason)) => action.skipped = Some(reason.into()),
-            (Some(after), Gate::Open) => {
-                check_idle_timeout(lb_arn, after)?;
-                // Recorded first: if the change then fails, the tag still names the value in force.
-                // A value recorded by an earlier change is kept, so rollback returns to the
-                // setting from before the remediator ever touched the load balancer.
-                if !tags.contains_key(PREVIOUS_IDLE_TIMEOUT_TAG) {
-                    self.balancers
-                        .add_tags(lb_arn, &[(PREVIOUS_IDLE_TIMEOUT_TAG, idle.to_string())])
-                        .await?;
-                }
-                self.balancers.set_idle_timeout(lb_arn, after).await?;
-                action.applied = true;
+        let mut action = ActionReport::new(
+            ActionKind::SetIdleTimeout,
+            lb_arn,
+            Some(idle.into()),
+            Some(after.unwrap_or(idle).into()),
+        );
+        if action.should_execute(after.is_some(), gate)
+            && let Some(after) = after
+        {
+            check_idle_timeout(lb_arn, after)?;
+            // Recorded first: if the change then fails, the tag still names the value in force.
+            // A value recorded by an earlier change is kept, so rollback returns to the
+            // setting from before the remediator ever touched the load balancer.
+            if !tags.contains_key(PREVIOUS_IDLE_TIMEOUT_TAG) {
+                self.balancers
+                    .add_tags(lb_arn, &[(PREVIOUS_IDLE_TIMEOUT_TAG, idle.to_string())])
+                    .await?;
             }
+            self.balancers.set_idle_timeout(lb_arn, after).await?;
+            action.applied = true;
         }
         report.actions.push(action);
         Ok(())
@@ -411,22 +411,15 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
                 })?;
                 check_idle_timeout(&lb_arn, previous)?;
                 let idle = self.balancers.idle_timeout(&lb_arn).await?;
-                let mut action = ActionReport {
-                    action: ActionKind::RestoreIdleTimeout,
-                    resource: lb_arn.clone(),
-                    before: Some(idle.into()),
-                    after: Some(previous.into()),
-                    applied: false,
-                    skipped: None,
-                    detail: None,
-                };
-                match gate {
-                    _ if idle == previous => action.skipped = Some(skip::ALREADY_SET.into()),
-                    Gate::Closed(reason) => action.skipped = Some(reason.into()),
-                    Gate::Open => {
-                        self.balancers.set_idle_timeout(&lb_arn, previous).await?;
-                        action.applied = true;
-                    }
+                let mut action = ActionReport::new(
+                    ActionKind::RestoreIdleTimeout,
+                    &lb_arn,
+                    Some(idle.into()),
+                    Some(previous.into()),
+                );
+                if action.should_execute(idle != previous, gate) {
+                    self.balancers.set_idle_timeout(&lb_arn, previous).await?;
+                    action.applied = true;
                 }
                 report.actions.push(action);
             }
@@ -455,15 +448,12 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
         gate: Gate,
     ) -> Result<Option<ActionReport>, Error> {
         let Some((latest, earlier)) = history.split_last() else { return Ok(None) };
-        let mut action = ActionReport {
-            action: ActionKind::RestoreParameter,
-            resource: name.to_string(),
-            before: parse_ms(name, &latest.value).ok(),
-            after: None,
-            applied: false,
-            skipped: None,
-            detail: None,
-        };
+        let mut action = ActionReport::new(
+            ActionKind::RestoreParameter,
+            name,
+            parse_ms(name, &latest.value).ok(),
+            None,
+        );
         let ours = latest.description.as_deref().is_some_and(|d| d.starts_with(SET_DESCRIPTION));
         if !ours {
             let rolled_back = latest.description.as_deref() == Some(ROLLBACK_DESCRIPTION);

@@ -56,6 +56,15 @@ pub enum Error {
         /// The planner's reason.
         source: alb_plan::PlanError,
     },
+    /// Another invocation holds the journal lease of this load balancer (or took it over):
+    /// nothing was changed; a later attempt proceeds.
+    #[error("{load_balancer}: {message}")]
+    Lease {
+        /// The load balancer ARN.
+        load_balancer: String,
+        /// What happened.
+        message: String,
+    },
     /// The blocking reader task died (a panic while decoding).
     #[error("s3://{bucket}/{key}: reader task failed: {message}")]
     Task {
@@ -74,7 +83,9 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Aws { retryable, .. } => *retryable,
-            Error::Read { source: ReadError::Io { .. }, .. } | Error::Task { .. } => true,
+            Error::Read { source: ReadError::Io { .. }, .. }
+            | Error::Task { .. }
+            | Error::Lease { .. } => true,
             _ => false,
         }
     }

@@ -107,6 +107,8 @@ pub mod skip {
     pub const COOLDOWN: &str = "cooldown";
     /// The value is already what the plan wants.
     pub const ALREADY_SET: &str = "already set";
+    /// Planned only (the journal records the intent before the writes).
+    pub const PLAN_ONLY: &str = "planned";
 }
 
 /// Whether changes to a load balancer may go ahead.

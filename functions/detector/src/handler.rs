@@ -2,6 +2,7 @@
 //! diagnoses into the result; the decisions live in `alb_findings` and `alb_actions`.
 
 use alb_actions::aws::S3Objects;
+use alb_actions::metrics::{self, Metric, Unit};
 use alb_actions::{DetectorResult, Finding, ObjectOutcome, ObjectReport, Source, arn};
 use alb_findings::Verdict;
 use lambda_runtime::tracing::{self, Instrument};
@@ -142,6 +143,7 @@ async fn detect(
         }
     };
     let options = deps.config.options();
+    let started = std::time::Instant::now();
     let mut key = object.key.clone();
     let version = object.version_id.as_deref();
     let diagnosis = match deps.objects.diagnose(bucket, &key, version, &options).await {
@@ -153,6 +155,8 @@ async fn detect(
         other => other,
     }
     .inspect_err(|error| tracing::error!(bucket, key = %key, error = %error, "object"))?;
+    let scan_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    emit_metrics(&deps.config.metrics_namespace, &diagnosis, bucket, &key, scan_ms);
     let source = Source { bucket: bucket.to_string(), key: key.clone() };
     let findings: Vec<Finding> = diagnosis
         .load_balancers
@@ -180,4 +184,59 @@ async fn detect(
         keepalive_502,
     };
     Ok((ObjectReport { bucket: bucket.into(), key, outcome }, findings))
+}
+
+/// One EMF document per load balancer in the object (CloudWatch extracts the metrics from the
+/// function's log): requests, 502s (all, keep-alive races, each class), the estimate, and the
+/// object's malformed lines and scan time.
+fn emit_metrics(
+    namespace: &str,
+    diagnosis: &alb_findings::Diagnosis,
+    bucket: &str,
+    key: &str,
+    scan_ms: u64,
+) {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    for lb in &diagnosis.load_balancers {
+        let document = metrics::emf_document(
+            namespace,
+            &lb.load_balancer,
+            &lb_metrics(lb, diagnosis, scan_ms),
+            now_ms,
+            &[
+                ("object", json!(format!("s3://{bucket}/{key}"))),
+                ("verdict", json!(lb.verdict.as_str())),
+            ],
+        );
+        metrics::print(&document);
+    }
+}
+
+/// The metrics of one load balancer in one object.
+pub fn lb_metrics(
+    lb: &alb_findings::LoadBalancerFindings,
+    diagnosis: &alb_findings::Diagnosis,
+    scan_ms: u64,
+) -> Vec<Metric> {
+    let count = |v: u64| v as f64;
+    let mut list = vec![
+        Metric::new("Requests", Unit::Count, count(lb.requests)),
+        Metric::new("ELB502", Unit::Count, count(lb.elb_502)),
+        Metric::new("KeepAliveRace502", Unit::Count, count(lb.keepalive_502)),
+    ];
+    for class in alb_findings::Elb502Class::ALL {
+        list.push(Metric::new(
+            format!("ELB502_{}", class.name()),
+            Unit::Count,
+            count(lb.elb_502_by_class.get(class)),
+        ));
+    }
+    if let Some(ms) = lb.estimated_backend_keepalive_ms {
+        list.push(Metric::new("EstimatedBackendKeepAliveMs", Unit::Milliseconds, f64::from(ms)));
+    }
+    list.push(Metric::new("MalformedLines", Unit::Count, count(diagnosis.malformed_lines)));
+    list.push(Metric::new("ScanTime", Unit::Milliseconds, count(scan_ms)));
+    list
 }

@@ -47,6 +47,7 @@ mod classify;
 mod diagnoser;
 mod gaps;
 mod report;
+mod timeline;
 
 use std::io::Read;
 
@@ -59,6 +60,7 @@ pub use crate::report::{
     ClassCounts, Diagnosis, LoadBalancerFindings, MalformedLine, RaceSample, TargetFindings,
     TargetGroupFindings, Verdict,
 };
+pub use crate::timeline::RaceTimeline;
 
 /// How to read and judge one object.
 #[derive(Clone, Copy, Debug, Default)]

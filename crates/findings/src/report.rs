@@ -5,6 +5,7 @@ use serde::{Serialize, Serializer};
 
 use crate::classify::Elb502Class;
 use crate::gaps::{GapSample, KeepaliveEstimate};
+use crate::timeline::RaceTimeline;
 
 /// Counts of load-balancer 502s by class.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -133,6 +134,14 @@ pub struct LoadBalancerFindings {
     pub keepalive_502_without_gap: u64,
     /// Load-balancer 502s by class.
     pub elb_502_by_class: ClassCounts,
+    /// 504s the load balancer sent (the target did not answer within the idle timeout): they rise
+    /// when an idle timeout is lowered below the slowest responses.
+    pub elb_504: u64,
+    /// 460s (the client closed the connection before the load balancer answered).
+    pub elb_460: u64,
+    /// When the races were logged: `first_race_at`, `last_race_at`, `races_by_hour`.
+    #[serde(flatten)]
+    pub race_times: RaceTimeline,
     /// `keepalive-race` or `no-race`.
     pub verdict: Verdict,
     /// The backend keep-alive timeout inferred from the gaps, if any race had a gap.
@@ -178,6 +187,9 @@ impl LoadBalancerFindings {
         self.keepalive_502 += other.keepalive_502;
         self.keepalive_502_without_gap += other.keepalive_502_without_gap;
         self.elb_502_by_class.merge(&other.elb_502_by_class);
+        self.elb_504 += other.elb_504;
+        self.elb_460 += other.elb_460;
+        self.race_times.merge(&other.race_times);
         self.gaps.merge(&other.gaps);
         for sample in &other.samples {
             if self.samples.len() < max_samples {

@@ -15,6 +15,7 @@ use crate::report::{
     ClassCounts, Diagnosis, LoadBalancerFindings, MalformedLine, RaceSample, TargetFindings,
     TargetGroupFindings, Verdict,
 };
+use crate::timeline::ClassTimeline;
 
 /// Detection settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +88,7 @@ struct BalancerState {
     last_group: usize,
     gaps: GapSample,
     samples: Vec<RaceSample>,
+    timeline: ClassTimeline,
 }
 
 impl BalancerState {
@@ -101,6 +103,7 @@ impl BalancerState {
             last_group: 0,
             gaps: GapSample::default(),
             samples: Vec::new(),
+            timeline: ClassTimeline::default(),
         }
     }
 
@@ -172,6 +175,7 @@ impl Diagnoser {
         let class = classify_502(record, options.race_window_ms);
         if let Some(class) = class {
             balancer.by_class.add(class);
+            balancer.timeline.add(record.time().micros(), class);
         }
         let is_race = class == Some(Elb502Class::KeepaliveRace);
 
@@ -315,5 +319,6 @@ fn balancer_findings(state: BalancerState) -> LoadBalancerFindings {
         target_groups,
         samples: state.samples,
         gaps: state.gaps,
+        timeline: state.timeline,
     }
 }

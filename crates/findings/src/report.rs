@@ -5,6 +5,7 @@ use serde::{Serialize, Serializer};
 
 use crate::classify::Elb502Class;
 use crate::gaps::{GapSample, KeepaliveEstimate};
+use crate::timeline::ClassTimeline;
 
 /// Counts of load-balancer 502s by class.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -26,7 +27,7 @@ impl ClassCounts {
         self.0.iter().sum()
     }
 
-    fn merge(&mut self, other: &ClassCounts) {
+    pub(crate) fn merge(&mut self, other: &ClassCounts) {
         for (mine, theirs) in self.0.iter_mut().zip(other.0) {
             *mine += theirs;
         }
@@ -145,12 +146,19 @@ pub struct LoadBalancerFindings {
     pub samples: Vec<RaceSample>,
     #[serde(skip)]
     pub(crate) gaps: GapSample,
+    #[serde(skip)]
+    pub(crate) timeline: ClassTimeline,
 }
 
 impl LoadBalancerFindings {
     /// The measured idle gaps (bounded sample).
     pub fn gaps(&self) -> &GapSample {
         &self.gaps
+    }
+
+    /// Load-balancer 502s by class in 5-minute buckets.
+    pub fn timeline(&self) -> &ClassTimeline {
+        &self.timeline
     }
 
     /// Recomputes the derived fields (verdict, estimate, ordering) after counts changed.
@@ -179,6 +187,7 @@ impl LoadBalancerFindings {
         self.keepalive_502_without_gap += other.keepalive_502_without_gap;
         self.elb_502_by_class.merge(&other.elb_502_by_class);
         self.gaps.merge(&other.gaps);
+        self.timeline.merge(&other.timeline);
         for sample in &other.samples {
             if self.samples.len() < max_samples {
                 self.samples.push(sample.clone());

@@ -15,7 +15,8 @@ use crate::report::{
     ClassCounts, Diagnosis, LoadBalancerFindings, MalformedLine, RaceSample, TargetFindings,
     TargetGroupFindings, Verdict,
 };
-use crate::timeline::RaceTimeline;
+use crate::race_times::RaceTimeline;
+use crate::timeline::ClassTimeline;
 
 /// Detection settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +92,7 @@ struct BalancerState {
     last_group: usize,
     gaps: GapSample,
     samples: Vec<RaceSample>,
+    timeline: ClassTimeline,
 }
 
 impl BalancerState {
@@ -108,6 +110,7 @@ impl BalancerState {
             last_group: 0,
             gaps: GapSample::default(),
             samples: Vec::new(),
+            timeline: ClassTimeline::default(),
         }
     }
 
@@ -184,6 +187,7 @@ impl Diagnoser {
         let class = classify_502(record, options.race_window_ms);
         if let Some(class) = class {
             balancer.by_class.add(class);
+            balancer.timeline.add(record.time().micros(), class);
         }
         let is_race = class == Some(Elb502Class::KeepaliveRace);
         if is_race {
@@ -333,5 +337,6 @@ fn balancer_findings(state: BalancerState) -> LoadBalancerFindings {
         target_groups,
         samples: state.samples,
         gaps: state.gaps,
+        timeline: state.timeline,
     }
 }

@@ -5,7 +5,8 @@ use serde::{Serialize, Serializer};
 
 use crate::classify::Elb502Class;
 use crate::gaps::{GapSample, KeepaliveEstimate};
-use crate::timeline::RaceTimeline;
+use crate::race_times::RaceTimeline;
+use crate::timeline::ClassTimeline;
 
 /// Counts of load-balancer 502s by class.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -27,7 +28,7 @@ impl ClassCounts {
         self.0.iter().sum()
     }
 
-    fn merge(&mut self, other: &ClassCounts) {
+    pub(crate) fn merge(&mut self, other: &ClassCounts) {
         for (mine, theirs) in self.0.iter_mut().zip(other.0) {
             *mine += theirs;
         }
@@ -154,12 +155,19 @@ pub struct LoadBalancerFindings {
     pub samples: Vec<RaceSample>,
     #[serde(skip)]
     pub(crate) gaps: GapSample,
+    #[serde(skip)]
+    pub(crate) timeline: ClassTimeline,
 }
 
 impl LoadBalancerFindings {
     /// The measured idle gaps (bounded sample).
     pub fn gaps(&self) -> &GapSample {
         &self.gaps
+    }
+
+    /// Load-balancer 502s by class in 5-minute buckets.
+    pub fn timeline(&self) -> &ClassTimeline {
+        &self.timeline
     }
 
     /// Recomputes the derived fields (verdict, estimate, ordering) after counts changed.
@@ -191,6 +199,7 @@ impl LoadBalancerFindings {
         self.elb_460 += other.elb_460;
         self.race_times.merge(&other.race_times);
         self.gaps.merge(&other.gaps);
+        self.timeline.merge(&other.timeline);
         for sample in &other.samples {
             if self.samples.len() < max_samples {
                 self.samples.push(sample.clone());

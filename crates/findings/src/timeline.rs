@@ -1,82 +1,59 @@
-//! When the races happened: the log time of the first and last race and a count per UTC hour,
-//! so that a scan of several days shows whether the race stopped, and the remediator can tell
-//! races logged after a change from those before it.
+//! Load-balancer 502s by class over time, in 5-minute buckets (the interval of one ALB log
+//! object), for reports that show *when* things happened.
+//!
+//! Memory is bounded: at most [`ClassTimeline::MAX_BUCKETS`] buckets (about two weeks) are
+//! kept; 502s outside them are counted in [`ClassTimeline::outside`].
 
 use std::collections::BTreeMap;
 
-use alb_records::Timestamp;
-use serde::ser::{SerializeMap, SerializeSeq};
-use serde::{Serialize, Serializer};
+use crate::classify::Elb502Class;
+use crate::report::ClassCounts;
 
-/// The race times of one load balancer. Memory grows with the hours covered, not the lines.
+/// Counts of 502s per class and per 5-minute bucket.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RaceTimeline {
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
-    by_hour: BTreeMap<Timestamp, u64>,
+pub struct ClassTimeline {
+    buckets: BTreeMap<i64, ClassCounts>,
+    outside: u64,
 }
 
-impl RaceTimeline {
-    /// Counts one race logged at `at` (the entry's `time` field).
-    pub fn record(&mut self, at: Timestamp) {
-        self.first = Some(self.first.map_or(at, |first| first.min(at)));
-        self.last = Some(self.last.map_or(at, |last| last.max(at)));
-        *self.by_hour.entry(at.hour_start()).or_default() += 1;
+impl ClassTimeline {
+    /// Bucket width in seconds.
+    pub const BUCKET_SECONDS: i64 = 300;
+    /// Buckets kept at most: 14 days of 5-minute buckets.
+    pub const MAX_BUCKETS: usize = 14 * 24 * 12;
+
+    /// Counts one 502 of `class` at `micros` (µs since the Unix epoch, UTC).
+    pub fn add(&mut self, micros: i64, class: Elb502Class) {
+        let start = micros.div_euclid(Self::BUCKET_SECONDS * 1_000_000) * Self::BUCKET_SECONDS;
+        self.add_counts(start, |counts| counts.add(class), 1);
     }
 
-    /// The earliest race, by log time.
-    pub fn first(&self) -> Option<Timestamp> {
-        self.first
-    }
-
-    /// The latest race, by log time.
-    pub fn last(&self) -> Option<Timestamp> {
-        self.last
-    }
-
-    /// Races per UTC hour (start of the hour, count), oldest first; hours without races are absent.
-    pub fn by_hour(&self) -> impl Iterator<Item = (Timestamp, u64)> + '_ {
-        self.by_hour.iter().map(|(&hour, &races)| (hour, races))
-    }
-
-    /// Adds the races of another object.
-    pub fn merge(&mut self, other: &RaceTimeline) {
-        for at in [other.first, other.last].into_iter().flatten() {
-            self.first = Some(self.first.map_or(at, |first| first.min(at)));
-            self.last = Some(self.last.map_or(at, |last| last.max(at)));
-        }
-        for (&hour, &races) in &other.by_hour {
-            *self.by_hour.entry(hour).or_default() += races;
+    fn add_counts(&mut self, start: i64, apply: impl FnOnce(&mut ClassCounts), total: u64) {
+        if let Some(counts) = self.buckets.get_mut(&start) {
+            apply(counts);
+        } else if self.buckets.len() < Self::MAX_BUCKETS {
+            apply(self.buckets.entry(start).or_default());
+        } else {
+            self.outside += total;
         }
     }
-}
 
-/// Flattened into the load balancer's findings as `first_race_at`, `last_race_at` (RFC 3339 or
-/// null) and `races_by_hour` (`[{"hour": "2026-11-27T09:00:00Z", "races": 8}]`).
-impl Serialize for RaceTimeline {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(3))?;
-        map.serialize_entry("first_race_at", &self.first.map(|t| t.to_string()))?;
-        map.serialize_entry("last_race_at", &self.last.map(|t| t.to_string()))?;
-        map.serialize_entry("races_by_hour", &Hours(&self.by_hour))?;
-        map.end()
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: &ClassTimeline) {
+        for (&start, theirs) in &other.buckets {
+            self.add_counts(start, |mine| mine.merge(theirs), theirs.total());
+        }
+        self.outside += other.outside;
     }
-}
 
-struct Hours<'a>(&'a BTreeMap<Timestamp, u64>);
+    /// `(bucket start in seconds since the epoch, counts)`, oldest first.
+    pub fn buckets(&self) -> impl Iterator<Item = (i64, &ClassCounts)> {
+        self.buckets.iter().map(|(&start, counts)| (start, counts))
+    }
 
-impl Serialize for Hours<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Hour {
-            hour: String,
-            races: u64,
-        }
-        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
-        for (hour, &races) in self.0 {
-            seq.serialize_element(&Hour { hour: hour.to_string(), races })?;
-        }
-        seq.end()
+    /// 502s that fell outside the kept buckets.
+    pub fn outside(&self) -> u64 {
+        self.outside
     }
 }
 
@@ -84,45 +61,39 @@ impl Serialize for Hours<'_> {
 mod tests {
     use super::*;
 
-    fn at(text: &str) -> Timestamp {
-        Timestamp::parse(text.as_bytes()).unwrap()
+    #[test]
+    fn counts_fall_into_five_minute_buckets_and_merge() {
+        let minute = 60_000_000;
+        let mut a = ClassTimeline::default();
+        a.add(0, Elb502Class::KeepaliveRace);
+        a.add(4 * minute + 59_999_999, Elb502Class::KeepaliveRace);
+        a.add(5 * minute, Elb502Class::ConnectionFailure);
+        let mut b = ClassTimeline::default();
+        b.add(6 * minute, Elb502Class::KeepaliveRace);
+        b.add(-1, Elb502Class::TargetSent);
+        a.merge(&b);
+        let buckets: Vec<(i64, u64, u64)> = a
+            .buckets()
+            .map(|(start, c)| {
+                (start, c.get(Elb502Class::KeepaliveRace), c.get(Elb502Class::ConnectionFailure))
+            })
+            .collect();
+        assert_eq!(buckets, [(-300, 0, 0), (0, 2, 0), (300, 1, 1)]);
+        assert_eq!(a.outside(), 0);
     }
 
     #[test]
-    fn keeps_first_last_and_hourly_counts_whatever_the_order() {
-        let mut timeline = RaceTimeline::default();
-        timeline.record(at("2026-11-27T10:15:00Z"));
-        timeline.record(at("2026-11-27T09:30:21.260345Z"));
-        timeline.record(at("2026-11-27T09:59:59Z"));
-        assert_eq!(timeline.first(), Some(at("2026-11-27T09:30:21.260345Z")));
-        assert_eq!(timeline.last(), Some(at("2026-11-27T10:15:00Z")));
-        let hours: Vec<_> = timeline.by_hour().collect();
-        assert_eq!(hours, [(at("2026-11-27T09:00:00Z"), 2), (at("2026-11-27T10:00:00Z"), 1)]);
-    }
-
-    #[test]
-    fn merges_objects_and_serializes_as_rfc3339() {
-        let mut day1 = RaceTimeline::default();
-        day1.record(at("2026-11-27T09:30:00Z"));
-        let mut day2 = RaceTimeline::default();
-        day2.record(at("2026-11-28T09:30:00Z"));
-        day2.record(at("2026-11-28T09:31:00Z"));
-        let mut all = RaceTimeline::default();
-        all.merge(&day2);
-        all.merge(&day1);
-        all.merge(&RaceTimeline::default());
-        let json = serde_json::to_value(&all).unwrap();
-        assert_eq!(json["first_race_at"], "2026-11-27T09:30:00Z");
-        assert_eq!(json["last_race_at"], "2026-11-28T09:31:00Z");
-        assert_eq!(
-            json["races_by_hour"],
-            serde_json::json!([
-                {"hour": "2026-11-27T09:00:00Z", "races": 1},
-                {"hour": "2026-11-28T09:00:00Z", "races": 2}
-            ])
-        );
-        let empty = serde_json::to_value(RaceTimeline::default()).unwrap();
-        assert!(empty["first_race_at"].is_null());
-        assert_eq!(empty["races_by_hour"], serde_json::json!([]));
+    fn buckets_are_bounded() {
+        let mut timeline = ClassTimeline::default();
+        let bucket = ClassTimeline::BUCKET_SECONDS * 1_000_000;
+        for i in 0..(ClassTimeline::MAX_BUCKETS as i64 + 10) {
+            timeline.add(i * bucket, Elb502Class::KeepaliveRace);
+        }
+        assert_eq!(timeline.buckets().count(), ClassTimeline::MAX_BUCKETS);
+        assert_eq!(timeline.outside(), 10);
+        let mut other = ClassTimeline::default();
+        other.add(-bucket, Elb502Class::KeepaliveRace);
+        timeline.merge(&other);
+        assert_eq!(timeline.outside(), 11);
     }
 }

@@ -177,7 +177,7 @@ impl<R: Read> LineReader<R> {
                 if was_skipping {
                     continue; // the tail of an oversized line, already reported
                 }
-                return Ok(Some(self.emit(start, newline, false)));
+                return Ok(Some(self.emit_cut(start, newline)));
             }
             self.scanned = self.end;
             if self.at_eof {
@@ -188,10 +188,10 @@ impl<R: Read> LineReader<R> {
                 }
                 let start = self.start;
                 self.start = self.end;
-                return Ok(Some(self.emit(start, self.end, false)));
+                return Ok(Some(self.emit_cut(start, self.end)));
             }
             let pending = self.end - self.start;
-            if pending >= self.options.max_line_bytes && !self.skipping {
+            if pending > self.options.max_line_bytes && !self.skipping {
                 // Hand out the start of the line and drop the rest up to its newline.
                 let start = self.start;
                 let cut = start + self.options.max_line_bytes;
@@ -204,6 +204,13 @@ impl<R: Read> LineReader<R> {
             }
             self.refill()?;
         }
+    }
+
+    /// A whole line found in the buffer, cut and flagged if it is over the limit.
+    fn emit_cut(&mut self, start: usize, end: usize) -> Line<'_> {
+        let oversized = end - start > self.options.max_line_bytes;
+        let end = if oversized { start + self.options.max_line_bytes } else { end };
+        self.emit(start, end, oversized)
     }
 
     fn emit(&mut self, start: usize, end: usize, oversized: bool) -> Line<'_> {

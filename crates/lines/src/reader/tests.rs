@@ -104,6 +104,27 @@ fn oversized_lines_are_cut_flagged_and_skipped() {
 }
 
 #[test]
+fn a_line_exactly_at_the_limit_is_not_oversized() {
+    // Found with the line-reader fuzz target's oracle (a naive split): a line of exactly the
+    // limit whose newline came in a later read was flagged as cut, and a longer line that fit
+    // in one read was handed out whole and unflagged.
+    let options = Options { max_line_bytes: 10, ..Options::default() };
+    let text = format!("{}\n{}\nend", "a".repeat(10), "b".repeat(11));
+    for chunk in [1, 2, 10, 1 << 20] {
+        let lines = collect(Trickle { data: text.as_bytes(), chunk }, options).unwrap();
+        assert_eq!(
+            lines,
+            vec![
+                (1, "a".repeat(10), false),
+                (2, "b".repeat(10), true),
+                (3, "end".to_string(), false)
+            ],
+            "chunk {chunk}"
+        );
+    }
+}
+
+#[test]
 fn memory_stays_bounded_by_the_line_limit() {
     let options = Options { max_line_bytes: 1024, ..Options::default() };
     let line = "x".repeat(1000) + "\n";

@@ -16,7 +16,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scan access-log objects (plain or gzip) and report per load balancer.
+    ///
+    /// Exit status: 0 done, 1 with --fail-on-race when a load balancer has the race, 2 error.
     Scan(ScanArgs),
+    /// Print a shell completion script, e.g. `alb-keepalive completions bash > ~/.local/share/bash-completion/completions/alb-keepalive`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -29,6 +37,11 @@ pub struct ScanArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// Exit with status 1 when any load balancer's verdict is keepalive-race (for pipelines and
+    /// cron jobs); the report is printed either way.
+    #[arg(long)]
+    pub fail_on_race: bool,
 
     /// The load balancer's current idle timeout (idle_timeout.timeout_seconds).
     #[arg(long, value_name = "SECONDS", default_value_t = 60,

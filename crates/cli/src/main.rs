@@ -12,15 +12,24 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::args::{Cli, Command, Format, ScanArgs};
 use crate::inputs::Input;
 
+/// What a finished run tells the shell (errors exit with 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Done,
+    /// `--fail-on-race` and at least one load balancer has the race.
+    RaceFound,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::RaceFound) => ExitCode::from(1),
         Err(error) => {
             if error.chain().any(|cause| {
                 cause
@@ -35,13 +44,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Scan(args) => scan(&args),
+        Command::Completions { shell } => {
+            let mut stdout = io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "alb-keepalive", &mut stdout);
+            stdout.flush()?;
+            Ok(Outcome::Done)
+        }
     }
 }
 
-fn scan(args: &ScanArgs) -> Result<()> {
+fn scan(args: &ScanArgs) -> Result<Outcome> {
     let inputs = inputs::expand(&args.paths)?;
     let options = args.options();
     let policy = args.policy();
@@ -74,5 +89,9 @@ fn scan(args: &ScanArgs) -> Result<()> {
         }
     }
     stdout.flush()?;
-    Ok(())
+    let racing = diagnosis
+        .load_balancers
+        .iter()
+        .any(|lb| lb.verdict == alb_findings::Verdict::KeepaliveRace);
+    Ok(if args.fail_on_race && racing { Outcome::RaceFound } else { Outcome::Done })
 }

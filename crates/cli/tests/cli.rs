@@ -163,3 +163,58 @@ fn truncated_and_missing_objects_fail_naming_the_object() {
     let out = scan(&["--idle-timeout", "0", "x"], None);
     assert_eq!(out.status.code(), Some(2), "clap rejects an idle timeout outside 1-4000");
 }
+
+#[test]
+fn fail_on_race_exits_1_only_for_a_race_and_keeps_2_for_errors() {
+    let race = sample("27");
+    let healthy = sample("28");
+
+    let out = scan(&["--fail-on-race", race.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("KEEP-ALIVE RACE"),
+        "report still printed"
+    );
+
+    let out = scan(&["--fail-on-race", "--format", "json", race.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["load_balancers"][0]["verdict"], "keepalive-race");
+
+    let out = scan(&["--fail-on-race", healthy.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(0), "no race: 0");
+    // Both days together: one load balancer with the race is enough.
+    let out = scan(&["--fail-on-race", healthy.to_str().unwrap(), race.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = scan(&[race.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(0), "without the flag a race is not a failure");
+
+    let out = scan(&["--fail-on-race", "/no/such/object.log.gz"], None);
+    assert_eq!(out.status.code(), Some(2), "errors stay 2");
+}
+
+fn run_cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_alb-keepalive")).args(args).output().unwrap()
+}
+
+#[test]
+fn version_and_shell_completions() {
+    let out = run_cli(&["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("alb-keepalive {}", env!("CARGO_PKG_VERSION"))
+    );
+
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run_cli(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", String::from_utf8_lossy(&out.stderr));
+        let script = String::from_utf8(out.stdout).unwrap();
+        for word in ["alb-keepalive", "scan", "fail-on-race", "idle-timeout"] {
+            assert!(script.contains(word), "{shell} completion lacks {word:?}");
+        }
+    }
+    let out = run_cli(&["completions", "no-such-shell"]);
+    assert_eq!(out.status.code(), Some(2));
+}

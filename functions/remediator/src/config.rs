@@ -12,6 +12,9 @@ use alb_plan::{PlanError, Policy, Strategy};
 pub struct Config {
     /// Everything the remediation needs, validated.
     pub settings: Settings,
+    /// `RELOAD_DOCUMENT`: the stack's SSM Command document that runs the reload command (the
+    /// role may send no other). Unset: `AWS-RunShellScript` with `RELOAD_COMMAND` (local runs).
+    pub reload_document: Option<String>,
 }
 
 /// A variable with a value the remediator cannot use.
@@ -111,7 +114,20 @@ impl Config {
             ));
         }
         let reload_command = get("RELOAD_COMMAND");
+        let reload_document = get("RELOAD_DOCUMENT");
+        let document_ok = |name: &str| {
+            (3..=128).contains(&name.len())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        };
+        if let Some(document) = reload_document.as_deref().filter(|name| !document_ok(name)) {
+            return Err(invalid(
+                "RELOAD_DOCUMENT",
+                document,
+                "expected an SSM document name (3-128 letters, digits, _ . -)",
+            ));
+        }
         Ok(Config {
+            reload_document,
             settings: Settings {
                 mode,
                 strategy,
@@ -162,9 +178,11 @@ mod tests {
             ("HEADERS_MARGIN_MS", "2000"),
             ("IDLE_TIMEOUT_MARGIN_MS", "250"),
             ("RELOAD_COMMAND", "systemctl reload shop"),
+            ("RELOAD_DOCUMENT", "shop-stack-ReloadDocument-AbC123"),
         ])
-        .unwrap()
-        .settings;
+        .unwrap();
+        assert_eq!(settings.reload_document.as_deref(), Some("shop-stack-ReloadDocument-AbC123"));
+        let settings = settings.settings;
         assert_eq!(settings.mode, Mode::Apply);
         assert_eq!(settings.strategy, Strategy::AlbIdleTimeout);
         assert_eq!(settings.parameter_prefix, "/apps/shop");
@@ -195,6 +213,9 @@ mod tests {
             ("KEEPALIVE_MARGIN_MS", "500"),
             ("HEADERS_MARGIN_MS", "0"),
             ("IDLE_TIMEOUT_MARGIN_MS", "1.5"),
+            ("ALLOWED_LOAD_BALANCERS", "app/shop-web/*"),
+            ("RELOAD_DOCUMENT", "AWS-RunShellScript; rm"),
+            ("RELOAD_DOCUMENT", "ab"),
         ] {
             let error = from(&[(name, value)]).unwrap_err();
             assert_eq!(error.name, name, "{value}: {error}");

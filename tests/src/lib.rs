@@ -454,7 +454,8 @@ impl World {
             alb_keepalive_remediator::Config::from_lookup(lookup(&env)).expect("remediator config");
         alb_keepalive_remediator::Deps {
             balancers: alb_actions::aws::Elbv2::new(self.elb.clone()),
-            ssm: alb_actions::aws::Ssm::new(self.ssm.clone()),
+            ssm: alb_actions::aws::Ssm::new(self.ssm.clone())
+                .with_reload_document(config.reload_document.clone()),
             journal: alb_actions::aws::DynamoJournal::new(
                 self.dynamodb.clone(),
                 &config.journal_table,

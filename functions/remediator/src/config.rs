@@ -18,6 +18,9 @@ pub struct Config {
     pub event_bus: String,
     /// `METRICS_NAMESPACE` (default `ALBKeepAlive`).
     pub metrics_namespace: String,
+    /// `RELOAD_DOCUMENT`: the stack's SSM Command document that runs the reload command (the
+    /// role may send no other). Unset: `AWS-RunShellScript` with `RELOAD_COMMAND` (local runs).
+    pub reload_document: Option<String>,
 }
 
 /// A variable with a value the remediator cannot use.
@@ -152,7 +155,20 @@ impl Config {
         let event_bus = get("EVENT_BUS_NAME").unwrap_or_else(|| "default".into());
         let metrics_namespace = get("METRICS_NAMESPACE")
             .unwrap_or_else(|| alb_actions::metrics::DEFAULT_NAMESPACE.into());
+        let reload_document = get("RELOAD_DOCUMENT");
+        let document_ok = |name: &str| {
+            (3..=128).contains(&name.len())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        };
+        if let Some(document) = reload_document.as_deref().filter(|name| !document_ok(name)) {
+            return Err(invalid(
+                "RELOAD_DOCUMENT",
+                document,
+                "expected an SSM document name (3-128 letters, digits, _ . -)",
+            ));
+        }
         Ok(Config {
+            reload_document,
             settings: Settings {
                 mode,
                 strategy,
@@ -240,9 +256,11 @@ mod tests {
             ("HEADERS_MARGIN_MS", "2000"),
             ("IDLE_TIMEOUT_MARGIN_MS", "250"),
             ("RELOAD_COMMAND", "systemctl reload shop"),
+            ("RELOAD_DOCUMENT", "shop-stack-ReloadDocument-AbC123"),
         ])
-        .unwrap()
-        .settings;
+        .unwrap();
+        assert_eq!(settings.reload_document.as_deref(), Some("shop-stack-ReloadDocument-AbC123"));
+        let settings = settings.settings;
         assert_eq!(settings.mode, Mode::Apply);
         assert_eq!(settings.strategy, Strategy::AlbIdleTimeout);
         assert_eq!(settings.parameter_prefix, "/apps/shop");
@@ -276,6 +294,9 @@ mod tests {
             ("RENOTIFY_SECONDS", "1d"),
             ("VERIFY_GRACE_SECONDS", "-5"),
             ("AUTO_ROLLBACK", "yes"),
+            ("ALLOWED_LOAD_BALANCERS", "app/shop-web/*"),
+            ("RELOAD_DOCUMENT", "AWS-RunShellScript; rm"),
+            ("RELOAD_DOCUMENT", "ab"),
         ] {
             let error = from(&[(name, value)]).unwrap_err();
             assert_eq!(error.name, name, "{value}: {error}");

@@ -46,6 +46,8 @@
 mod classify;
 mod diagnoser;
 mod gaps;
+mod histogram;
+mod pool;
 mod report;
 
 use std::io::Read;
@@ -54,10 +56,11 @@ pub use alb_lines::{Compression, ReadError};
 
 pub use crate::classify::{Elb502Class, classify_502};
 pub use crate::diagnoser::{DetectOptions, Diagnoser};
-pub use crate::gaps::{GapSample, KeepaliveEstimate};
+pub use crate::gaps::{GapSample, KeepaliveEstimate, ReuseOrder};
+pub use crate::histogram::DurationHistogram;
 pub use crate::report::{
-    ClassCounts, Diagnosis, LoadBalancerFindings, MalformedLine, RaceSample, TargetFindings,
-    TargetGroupFindings, Verdict,
+    ClassCounts, Diagnosis, LoadBalancerFindings, MAX_TARGET_GROUPS, MAX_TARGETS_PER_GROUP,
+    MalformedLine, RaceSample, Rest, TargetFindings, TargetGroupFindings, Verdict,
 };
 
 /// How to read and judge one object.

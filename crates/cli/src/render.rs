@@ -39,6 +39,9 @@ fn load_balancer(out: &mut String, report: &LoadBalancerReport<'_>, idle_s: u32)
             "KEEP-ALIVE RACE: the targets close idle connections the load balancer still reuses"
         }
         Verdict::NoRace => "no keep-alive race",
+        Verdict::ShutdownRace => {
+            "SHUTDOWN RACE: targets closed their idle connections while shutting down (not a keep-alive problem)"
+        }
     };
     let _ = writeln!(out, "{}  {}", lb.load_balancer, headline);
     let _ = writeln!(
@@ -51,6 +54,11 @@ fn load_balancer(out: &mut String, report: &LoadBalancerReport<'_>, idle_s: u32)
     );
     if lb.verdict == Verdict::NoRace {
         explain_other_502s(out, lb);
+        return;
+    }
+    if lb.verdict == Verdict::ShutdownRace {
+        explain_other_502s(out, lb);
+        shutdown_advice(out, lb);
         return;
     }
     let _ = writeln!(out, "  Evidence:");
@@ -162,6 +170,7 @@ fn class_words(class: Elb502Class) -> (&'static str, &'static str) {
         Elb502Class::TargetSent => ("sent by the application", "sent by the application"),
         Elb502Class::LambdaWafAuth => ("Lambda/WAF/auth error", "Lambda/WAF/auth errors"),
         Elb502Class::ClosedMidRequest => ("closed mid-request", "closed mid-request"),
+        Elb502Class::ShutdownRace => ("shutdown race", "shutdown races"),
         _ => ("other", "other"),
     }
 }
@@ -189,6 +198,28 @@ fn explain_other_502s(out: &mut String, lb: &LoadBalancerFindings) {
             let _ = writeln!(out, "  Not keep-alive ({n}): {text}.");
         }
     }
+}
+
+/// What ends race-shaped 502s at a deploy; keep-alive settings do not.
+fn shutdown_advice(out: &mut String, lb: &LoadBalancerFindings) {
+    let _ = writeln!(
+        out,
+        "  Shutdown ({}): race-shaped 502s in bursts with no common idle age, then refused connections or the target gone.",
+        lb.shutdown_502
+    );
+    let _ = writeln!(out, "  Cure (keep-alive settings do not help):");
+    let _ = writeln!(
+        out,
+        "    - deregister the target before stopping it, with a deregistration delay (deregistration_delay.timeout_seconds) longer than the slowest request;"
+    );
+    let _ = writeln!(
+        out,
+        "    - on SIGTERM stop accepting new requests first, let in-flight ones finish, and only then close idle connections;"
+    );
+    let _ = writeln!(
+        out,
+        "    - Node.js: server.close() first (stops accepting), then server.closeIdleConnections(); not the other way round."
+    );
 }
 
 fn known_default(ms: u32) -> &'static str {

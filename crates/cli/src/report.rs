@@ -42,7 +42,7 @@ impl<'a> Report<'a> {
                     Verdict::KeepaliveRace => {
                         Some(alb_plan::remedies(&evidence(findings), &current, policy)?)
                     }
-                    Verdict::NoRace => None,
+                    Verdict::NoRace | Verdict::ShutdownRace => None,
                 };
                 Ok(LoadBalancerReport { findings, remedies })
             })

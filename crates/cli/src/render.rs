@@ -18,6 +18,15 @@ pub fn text(report: &Report<'_>) -> String {
         report.malformed_lines,
         plural(report.malformed_lines)
     );
+    if report.skipped_objects > 0 {
+        let _ = writeln!(
+            out,
+            "Skipped {} file{} or object{} that are not ALB access logs or are filtered out (--verbose names them).",
+            report.skipped_objects,
+            plural(report.skipped_objects as u64),
+            plural(report.skipped_objects as u64)
+        );
+    }
     for sample in report.malformed_samples {
         let source = sample.source.as_deref().map(|s| format!("{s}: ")).unwrap_or_default();
         let _ = writeln!(out, "  malformed: {source}line {}: {}", sample.line, sample.reason);

@@ -15,6 +15,8 @@ use crate::report::{
     ClassCounts, Diagnosis, LoadBalancerFindings, MalformedLine, RaceSample, TargetFindings,
     TargetGroupFindings, Verdict,
 };
+use crate::race_times::RaceTimeline;
+use crate::timeline::ClassTimeline;
 
 /// Detection settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,10 +85,14 @@ struct BalancerState {
     keepalive_502: u64,
     keepalive_502_without_gap: u64,
     by_class: ClassCounts,
+    elb_504: u64,
+    elb_460: u64,
+    race_times: RaceTimeline,
     groups: Vec<GroupState>,
     last_group: usize,
     gaps: GapSample,
     samples: Vec<RaceSample>,
+    timeline: ClassTimeline,
 }
 
 impl BalancerState {
@@ -97,10 +103,14 @@ impl BalancerState {
             keepalive_502: 0,
             keepalive_502_without_gap: 0,
             by_class: ClassCounts::default(),
+            elb_504: 0,
+            elb_460: 0,
+            race_times: RaceTimeline::default(),
             groups: Vec::new(),
             last_group: 0,
             gaps: GapSample::default(),
             samples: Vec::new(),
+            timeline: ClassTimeline::default(),
         }
     }
 
@@ -169,11 +179,20 @@ impl Diagnoser {
         let balancer = self.balancer(record.elb());
         balancer.requests += 1;
 
+        match record.elb_status_code() {
+            Some(504) => balancer.elb_504 += 1,
+            Some(460) => balancer.elb_460 += 1,
+            _ => {}
+        }
         let class = classify_502(record, options.race_window_ms);
         if let Some(class) = class {
             balancer.by_class.add(class);
+            balancer.timeline.add(record.time().micros(), class);
         }
         let is_race = class == Some(Elb502Class::KeepaliveRace);
+        if is_race {
+            balancer.race_times.record(record.time());
+        }
 
         let Some(arn) = record.target_group_arn() else {
             if is_race {
@@ -309,11 +328,15 @@ fn balancer_findings(state: BalancerState) -> LoadBalancerFindings {
         keepalive_502: state.keepalive_502,
         keepalive_502_without_gap: state.keepalive_502_without_gap,
         elb_502_by_class: state.by_class,
+        elb_504: state.elb_504,
+        elb_460: state.elb_460,
+        race_times: state.race_times,
         verdict: Verdict::NoRace,
         estimated_backend_keepalive_ms: None,
         estimate: None,
         target_groups,
         samples: state.samples,
         gaps: state.gaps,
+        timeline: state.timeline,
     }
 }

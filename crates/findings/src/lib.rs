@@ -13,6 +13,7 @@
 //!   the idle gap since the previous response on the same target *in the same object* (one
 //!   object is one load-balancer node's connection pool).
 //! * [`GapSample::estimate`] turns the gaps into a [`KeepaliveEstimate`] of the backend timeout.
+//! * [`ClassTimeline`] keeps the 502s by class in 5-minute buckets, for reports over time.
 //! * [`Diagnosis`] is the result; reports of several objects [`merge`](Diagnosis::merge).
 //!
 //! Memory depends on the number of load balancers, target groups and targets, never on the
@@ -46,7 +47,9 @@
 mod classify;
 mod diagnoser;
 mod gaps;
+mod race_times;
 mod report;
+mod timeline;
 
 use std::io::Read;
 
@@ -59,6 +62,8 @@ pub use crate::report::{
     ClassCounts, Diagnosis, LoadBalancerFindings, MalformedLine, RaceSample, TargetFindings,
     TargetGroupFindings, Verdict,
 };
+pub use crate::race_times::RaceTimeline;
+pub use crate::timeline::ClassTimeline;
 
 /// How to read and judge one object.
 #[derive(Clone, Copy, Debug, Default)]
@@ -76,8 +81,20 @@ pub struct Options {
 /// A [`ReadError`] when the object cannot be read to its end (truncated or corrupt gzip,
 /// size cap, I/O). Malformed lines are not errors; they are counted in the result.
 pub fn diagnose<R: Read>(reader: R, options: &Options) -> Result<Diagnosis, ReadError> {
-    let mut lines = alb_lines::LineReader::new(reader, options.read)?;
-    let mut diagnoser = Diagnoser::new(options.detect);
+    diagnose_lines(alb_lines::LineReader::new(reader, options.read)?, &options.detect)
+}
+
+/// [`diagnose`] over a line reader the caller built (for example
+/// [`alb_lines::LineReader::pipelined`], which decompresses on a second thread).
+///
+/// # Errors
+///
+/// As [`diagnose`].
+pub fn diagnose_lines<R: Read>(
+    mut lines: alb_lines::LineReader<R>,
+    options: &DetectOptions,
+) -> Result<Diagnosis, ReadError> {
+    let mut diagnoser = Diagnoser::new(*options);
     while let Some(line) = lines.next_line()? {
         if line.oversized {
             diagnoser.observe_malformed(line.number, &"line longer than the line limit");

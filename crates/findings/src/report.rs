@@ -5,6 +5,8 @@ use serde::{Serialize, Serializer};
 
 use crate::classify::Elb502Class;
 use crate::gaps::{GapSample, KeepaliveEstimate};
+use crate::race_times::RaceTimeline;
+use crate::timeline::ClassTimeline;
 
 /// Counts of load-balancer 502s by class.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -26,7 +28,7 @@ impl ClassCounts {
         self.0.iter().sum()
     }
 
-    fn merge(&mut self, other: &ClassCounts) {
+    pub(crate) fn merge(&mut self, other: &ClassCounts) {
         for (mine, theirs) in self.0.iter_mut().zip(other.0) {
             *mine += theirs;
         }
@@ -133,6 +135,14 @@ pub struct LoadBalancerFindings {
     pub keepalive_502_without_gap: u64,
     /// Load-balancer 502s by class.
     pub elb_502_by_class: ClassCounts,
+    /// 504s the load balancer sent (the target did not answer within the idle timeout): they rise
+    /// when an idle timeout is lowered below the slowest responses.
+    pub elb_504: u64,
+    /// 460s (the client closed the connection before the load balancer answered).
+    pub elb_460: u64,
+    /// When the races were logged: `first_race_at`, `last_race_at`, `races_by_hour`.
+    #[serde(flatten)]
+    pub race_times: RaceTimeline,
     /// `keepalive-race` or `no-race`.
     pub verdict: Verdict,
     /// The backend keep-alive timeout inferred from the gaps, if any race had a gap.
@@ -145,12 +155,19 @@ pub struct LoadBalancerFindings {
     pub samples: Vec<RaceSample>,
     #[serde(skip)]
     pub(crate) gaps: GapSample,
+    #[serde(skip)]
+    pub(crate) timeline: ClassTimeline,
 }
 
 impl LoadBalancerFindings {
     /// The measured idle gaps (bounded sample).
     pub fn gaps(&self) -> &GapSample {
         &self.gaps
+    }
+
+    /// Load-balancer 502s by class in 5-minute buckets.
+    pub fn timeline(&self) -> &ClassTimeline {
+        &self.timeline
     }
 
     /// Recomputes the derived fields (verdict, estimate, ordering) after counts changed.
@@ -178,7 +195,11 @@ impl LoadBalancerFindings {
         self.keepalive_502 += other.keepalive_502;
         self.keepalive_502_without_gap += other.keepalive_502_without_gap;
         self.elb_502_by_class.merge(&other.elb_502_by_class);
+        self.elb_504 += other.elb_504;
+        self.elb_460 += other.elb_460;
+        self.race_times.merge(&other.race_times);
         self.gaps.merge(&other.gaps);
+        self.timeline.merge(&other.timeline);
         for sample in &other.samples {
             if self.samples.len() < max_samples {
                 self.samples.push(sample.clone());

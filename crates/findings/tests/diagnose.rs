@@ -232,3 +232,40 @@ proptest::proptest! {
         proptest::prop_assert_eq!(d.lines + d.malformed_lines, non_blank);
     }
 }
+
+#[test]
+fn race_times_and_timeout_statuses_are_taken_from_the_log() {
+    // Races at 09:30:05 and 09:30:55, lines out of order; a 504 and a 460 beside them.
+    let mut log = String::new();
+    log += &race(55.0, "10.0.1.23:3000");
+    log += &ok(0.0, "10.0.1.23:3000");
+    log += &race(5.0, "10.0.1.23:3000");
+    log += &entry(LB, 30.0, "10.0.1.23:3000", "0.000 60.001 -1", "504 -", "-");
+    log += &entry(LB, 31.0, "-", "-1 -1 -1", "460 -", "-");
+    let diagnosis = run(&log);
+    let lb = diagnosis.load_balancer(LB).unwrap();
+    assert_eq!(lb.keepalive_502, 2);
+    assert_eq!((lb.elb_504, lb.elb_460), (1, 1));
+    let json = serde_json::to_value(lb).unwrap();
+    assert_eq!(json["first_race_at"], "2026-11-27T09:30:05Z");
+    assert_eq!(json["last_race_at"], "2026-11-27T09:30:55Z");
+    assert_eq!(
+        json["races_by_hour"],
+        serde_json::json!([{"hour": "2026-11-27T09:00:00Z", "races": 2}])
+    );
+
+    // A clean object merged in moves nothing; a later one moves the last race.
+    let mut merged = run(&ok(0.0, "10.0.1.23:3000"));
+    merged.merge(diagnosis);
+    merged.merge(run(&race(1_500.0, "10.0.1.23:3000")));
+    let lb = merged.load_balancer(LB).unwrap();
+    assert_eq!(
+        lb.race_times.first().map(|t| t.to_string()).as_deref(),
+        Some("2026-11-27T09:30:05Z")
+    );
+    assert_eq!(
+        lb.race_times.last().map(|t| t.to_string()).as_deref(),
+        Some("2026-11-27T09:55:00Z")
+    );
+    assert_eq!(lb.race_times.by_hour().map(|(_, n)| n).collect::<Vec<_>>(), [3]);
+}

@@ -124,6 +124,10 @@ fn finding() -> Finding {
         elb_502: 11,
         keepalive_502: 8,
         elb_502_by_class: BTreeMap::new(),
+        elb_504: 0,
+        elb_460: 0,
+        first_race_at: Some("2026-11-27T09:30:05Z".into()),
+        last_race_at: Some("2026-11-27T09:34:55Z".into()),
         target_groups: vec![TargetGroupFinding {
             target_group_arn: TG.into(),
             requests: 139,

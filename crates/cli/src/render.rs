@@ -61,6 +61,7 @@ fn load_balancer(out: &mut String, report: &LoadBalancerReport<'_>, idle_s: u32)
         plural(lb.elb_502),
         classes(lb)
     );
+    race_times(out, lb);
     if lb.verdict == Verdict::NoRace {
         explain_other_502s(out, lb);
         return;
@@ -155,6 +156,33 @@ fn load_balancer(out: &mut String, report: &LoadBalancerReport<'_>, idle_s: u32)
                 "    2. Lowering the idle timeout does not help: the backend keep-alive is not below {idle_s} s."
             );
         }
+    }
+}
+
+/// Hours listed in full; a longer scan shows the first and the last half of them, so whether the
+/// races stopped stays visible.
+const MAX_HOURS_SHOWN: usize = 24;
+
+/// When the races were logged: first and last (log time) and the races per UTC hour.
+fn race_times(out: &mut String, lb: &LoadBalancerFindings) {
+    let times = &lb.race_times;
+    let (Some(first), Some(last)) = (times.first(), times.last()) else { return };
+    let _ = writeln!(out, "  Races logged from {first} to {last}; per hour (UTC):");
+    let hours: Vec<_> = times.by_hour().collect();
+    let hour_line = |out: &mut String, (hour, races): &(_, u64)| {
+        let _ = writeln!(out, "    {hour}  {races} race{}", plural(*races));
+    };
+    if hours.len() <= MAX_HOURS_SHOWN {
+        hours.iter().for_each(|h| hour_line(out, h));
+    } else {
+        let half = MAX_HOURS_SHOWN / 2;
+        hours[..half].iter().for_each(|h| hour_line(out, h));
+        let _ = writeln!(
+            out,
+            "    ... {} more hours with races (all in --format json: races_by_hour) ...",
+            hours.len() - MAX_HOURS_SHOWN
+        );
+        hours[hours.len() - half..].iter().for_each(|h| hour_line(out, h));
     }
 }
 

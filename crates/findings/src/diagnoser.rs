@@ -14,11 +14,11 @@ use crate::classify::{Elb502Class, classify_502};
 use crate::gaps::GapSample;
 use crate::histogram::DurationHistogram;
 use crate::pool::{Analysis, BUFFERED_SPANS, Outcome, Span, TARGET_SPANS, Timeline};
+use crate::race_times::RaceTimeline;
 use crate::report::{
     ClassCounts, Diagnosis, LoadBalancerFindings, MalformedLine, PoolEvidence, RaceSample,
     TargetFindings, TargetGroupFindings, Verdict,
 };
-use crate::race_times::RaceTimeline;
 use crate::timeline::ClassTimeline;
 
 /// Detection settings.

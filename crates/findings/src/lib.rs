@@ -61,11 +61,11 @@ pub use crate::classify::{Elb502Class, classify_502};
 pub use crate::diagnoser::{DetectOptions, Diagnoser};
 pub use crate::gaps::{GapSample, KeepaliveEstimate, ReuseOrder};
 pub use crate::histogram::DurationHistogram;
+pub use crate::race_times::RaceTimeline;
 pub use crate::report::{
     ClassCounts, Diagnosis, LoadBalancerFindings, MAX_TARGET_GROUPS, MAX_TARGETS_PER_GROUP,
     MalformedLine, RaceSample, Rest, TargetFindings, TargetGroupFindings, Verdict,
 };
-pub use crate::race_times::RaceTimeline;
 pub use crate::timeline::ClassTimeline;
 
 /// How to read and judge one object.

@@ -22,6 +22,7 @@
 //!   by `scripts/local-run` and `tests/tests/runtime_api.rs`.
 
 pub mod local_run;
+pub mod template;
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -22,7 +22,10 @@
 //!
 //! A line that is not a valid entry is counted in [`Diagnosis::malformed_lines`] (the first few
 //! with line number and reason) and skipped. Blank lines are neither entries nor malformed.
-//! An object that cannot be read to its end is a [`ReadError`]: no partial diagnosis.
+//! An object that cannot be read to its end is a [`ReadError`]: no partial diagnosis. So is an
+//! object past its [`LineBudget`] (too many lines, or mostly lines that are not entries), which
+//! bounds the time one object can take. An entry whose tail (field 26 on) could not be read is
+//! kept and counted in [`Diagnosis::warning_lines`].
 //!
 //! # Example
 //!

@@ -1,7 +1,8 @@
 //! The line reader on arbitrary objects, plain and gzip. The first byte picks the options (line
 //! limit, required gzip); the rest is the object. It must never panic, never hand out a line
 //! with a `\n` or over the limit, number lines 1, 2, 3, ..., and for plain text give exactly the
-//! lines a naive split gives.
+//! lines a naive split gives. The same object then goes through the whole diagnosis (reader,
+//! parser, diagnoser, line budget), which must account for every line it read.
 #![no_main]
 
 use alb_lines::{Compression, LineReader, Options};
@@ -43,6 +44,17 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Some(mut expected) = expected {
         assert_eq!(expected.next(), None, "lines missing at the end");
+    }
+
+    let budget = alb_findings::LineBudget {
+        max_lines: 1 + u64::from(selector & 0x0f) * 64,
+        max_not_entries: u64::from(selector >> 4),
+        not_entries_percent: 50,
+    };
+    let options = alb_findings::Options { read: options, budget, ..Default::default() };
+    if let Ok(diagnosis) = alb_findings::diagnose(object, &options) {
+        assert!(diagnosis.lines + diagnosis.malformed_lines <= number);
+        assert!(diagnosis.warning_lines <= diagnosis.lines);
     }
 });
 

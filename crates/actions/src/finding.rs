@@ -353,10 +353,19 @@ pub enum ObjectOutcome {
         lines: u64,
         /// Lines that are not valid entries.
         malformed_lines: u64,
-        /// Keep-alive race 502s over all load balancers in the object.
+        /// Keep-alive race 502s of the load balancer the key names.
         keepalive_502: u64,
+        /// Entries kept although a field from 26 on could not be read.
+        #[serde(default)]
+        warning_lines: u64,
+        /// Entries whose `elb` is not the load balancer the key names: never findings.
+        #[serde(default)]
+        foreign_entries: u64,
+        /// Those load balancers (the first few).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        foreign_load_balancers: Vec<String>,
     },
-    /// Not an ALB access log; not read.
+    /// Not an ALB access log, or the event is not about a new object; not read.
     Skipped {
         /// Why.
         reason: String,

@@ -98,6 +98,17 @@ pub struct ScanArgs {
     /// Name every skipped file or object, with the reason, on stderr.
     #[arg(long, short)]
     pub verbose: bool,
+
+    /// Stop reading an object after this many lines.
+    #[arg(long, value_name = "N", default_value_t = alb_findings::LineBudget::default().max_lines,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_lines: u64,
+
+    /// Stop reading an object, as not an access log, once more than N of its lines are not
+    /// entries and they are at least half of the lines read.
+    #[arg(long, value_name = "N",
+          default_value_t = alb_findings::LineBudget::default().max_not_entries)]
+    pub max_malformed_lines: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -120,6 +131,11 @@ impl ScanArgs {
             detect: alb_findings::DetectOptions {
                 race_threshold: self.race_threshold,
                 ..alb_findings::DetectOptions::default()
+            },
+            budget: alb_findings::LineBudget {
+                max_lines: self.max_lines,
+                max_not_entries: self.max_malformed_lines,
+                ..alb_findings::LineBudget::default()
             },
         }
     }

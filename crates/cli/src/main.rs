@@ -4,9 +4,11 @@
 //! merged diagnosis -> remedies from `alb_plan` -> text or JSON); the work is in the libraries.
 
 mod args;
+mod escape;
 mod filter;
 mod html;
 mod inputs;
+mod notes;
 mod progress;
 mod render;
 mod report;
@@ -25,18 +27,29 @@ use crate::progress::Progress;
 use crate::scan::Scanner;
 
 /// What a finished run tells the shell (errors exit with 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Outcome {
     Done,
     /// `--fail-on-race` and at least one load balancer has the race.
     RaceFound,
+    /// The scan worked but read nothing to judge by: no access-log object, or no valid entry.
+    NothingUsable(String),
 }
+
+/// `--fail-on-race` found a keep-alive race.
+const EXIT_RACE_FOUND: u8 = 1;
+/// The scan read nothing to judge by.
+const EXIT_NOTHING_USABLE: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
-        Ok(Outcome::RaceFound) => ExitCode::from(1),
+        Ok(Outcome::RaceFound) => ExitCode::from(EXIT_RACE_FOUND),
+        Ok(Outcome::NothingUsable(why)) => {
+            eprintln!("alb-keepalive: {}", escape::escape(&why));
+            ExitCode::from(EXIT_NOTHING_USABLE)
+        }
         Err(error) => {
             if error.chain().any(|cause| {
                 cause
@@ -45,10 +58,27 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("alb-keepalive: {error:#}");
+            eprintln!("alb-keepalive: {}", escape::escape(&one_sentence(&error)));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes in one line, each cause once: the library errors already include
+/// their cause in their own message, so printing the whole chain would repeat it.
+fn one_sentence(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 fn run(cli: Cli) -> Result<Outcome> {
@@ -77,18 +107,23 @@ fn scan(args: &ScanArgs) -> Result<Outcome> {
     }
     if args.verbose {
         for skipped in &inputs.skipped {
-            eprintln!("skipped {}: {}", skipped.name, skipped.reason);
+            eprintln!(
+                "skipped {}: {}",
+                escape::escape(&skipped.name),
+                escape::escape(&skipped.reason)
+            );
         }
     }
     if inputs.objects.is_empty() {
         let given: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
-        anyhow::bail!(
-            "no ALB access-log objects to scan in {} ({} skipped{})",
+        return Ok(Outcome::NothingUsable(format!(
+            "no ALB access-log objects to scan in {} ({} skipped{}); nothing was diagnosed",
             given.join(", "),
             inputs.skipped.len(),
             if args.verbose || inputs.skipped.is_empty() { "" } else { "; --verbose names them" }
-        );
+        )));
     }
+    let notes: Vec<String> = inputs.objects.iter().filter_map(notes::gzip_name_mismatch).collect();
 
     let stored_bytes = inputs.objects.iter().map(stored_size).sum();
     let scanner = Scanner {
@@ -98,20 +133,24 @@ fn scan(args: &ScanArgs) -> Result<Outcome> {
         progress: Progress::new(inputs.objects.len(), stored_bytes, args.quiet),
     };
     let scanned = scanner.run(&inputs.objects)?;
-    if !scanned.failed.is_empty() {
-        let failures: Vec<String> =
-            scanned.failed.iter().map(|f| format!("  {}: {:#}", f.name, f.error)).collect();
-        anyhow::bail!(
-            "{} of {} objects could not be read to the end, so there is no report:\n{}",
-            scanned.failed.len(),
-            inputs.objects.len(),
-            failures.join("\n")
-        );
+    match scanned.failed.as_slice() {
+        [] => {}
+        [failed] => anyhow::bail!("cannot read {}: {}", failed.name, one_sentence(&failed.error)),
+        failed => {
+            let each: Vec<String> =
+                failed.iter().map(|f| format!("{}: {}", f.name, one_sentence(&f.error))).collect();
+            anyhow::bail!(
+                "{} of {} objects could not be read to the end, so there is no report: {}",
+                failed.len(),
+                inputs.objects.len(),
+                each.join("; ")
+            );
+        }
     }
     let diagnosis = scanned.diagnosis;
 
     let mut report =
-        report::Report::new(inputs.objects.len(), &diagnosis, args.idle_timeout, &policy)?;
+        report::Report::new(inputs.objects.len(), notes, &diagnosis, args.idle_timeout, &policy)?;
     report.skipped_objects = inputs.skipped.len();
     let mut stdout = io::stdout().lock();
     match args.format {
@@ -123,6 +162,9 @@ fn scan(args: &ScanArgs) -> Result<Outcome> {
         Format::Html => stdout.write_all(html::page(&report).as_bytes())?,
     }
     stdout.flush()?;
+    if let Some(why) = notes::nothing_usable(inputs.objects.len(), &diagnosis) {
+        return Ok(Outcome::NothingUsable(why));
+    }
     let racing = diagnosis
         .load_balancers
         .iter()

@@ -124,11 +124,11 @@ impl Scanner<'_> {
             },
         };
         let reader = self.progress.reader(source, Arc::clone(counted));
-        let detect = &self.options.detect;
+        let options = &self.options;
         let diagnosis = if pipelined {
-            alb_findings::diagnose_lines(LineReader::pipelined(reader, self.options.read)?, detect)
+            alb_findings::diagnose_lines(LineReader::pipelined(reader, options.read)?, options)
         } else {
-            alb_findings::diagnose_lines(LineReader::new(reader, self.options.read)?, detect)
+            alb_findings::diagnose_lines(LineReader::new(reader, options.read)?, options)
         };
         Ok(diagnosis?)
     }

@@ -162,12 +162,12 @@ fn links_and_fifos_do_not_hang_a_directory_scan_and_skips_are_counted() {
 }
 
 #[test]
-fn nothing_to_scan_is_an_error_that_says_so() {
+fn nothing_to_scan_says_so_with_the_nothing_usable_status() {
     let dir = temp("none");
     std::fs::write(dir.join("notes.log"), b"x").unwrap();
     let out = scan(&[dir.to_str().unwrap()]);
     std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3), "3: nothing usable");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("no ALB access-log objects") && stderr.contains("1 skipped"),

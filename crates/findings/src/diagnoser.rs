@@ -191,6 +191,8 @@ pub struct Diagnoser {
     lines: u64,
     malformed_lines: u64,
     malformed_samples: Vec<MalformedLine>,
+    warning_lines: u64,
+    warning_samples: Vec<MalformedLine>,
 }
 
 impl Diagnoser {
@@ -205,6 +207,21 @@ impl Diagnoser {
             lines: 0,
             malformed_lines: 0,
             malformed_samples: Vec::new(),
+            warning_lines: 0,
+            warning_samples: Vec::new(),
+        }
+    }
+
+    /// Counts an entry that was kept although part of it could not be read (a quoting surprise
+    /// from field 26 on); the first few are kept with their reason.
+    pub fn observe_warning(&mut self, line_number: u64, reason: &dyn std::fmt::Display) {
+        self.warning_lines += 1;
+        if self.warning_samples.len() < self.options.max_malformed_samples {
+            self.warning_samples.push(MalformedLine {
+                source: None,
+                line: line_number,
+                reason: reason.to_string(),
+            });
         }
     }
 
@@ -340,6 +357,8 @@ impl Diagnoser {
         diagnosis.lines = self.lines;
         diagnosis.malformed_lines = self.malformed_lines;
         diagnosis.malformed_samples = self.malformed_samples;
+        diagnosis.warning_lines = self.warning_lines;
+        diagnosis.warning_samples = self.warning_samples;
         diagnosis.load_balancers = self.balancers.into_iter().map(balancer_findings).collect();
         diagnosis.settle();
         diagnosis
@@ -353,6 +372,8 @@ impl Diagnosis {
             lines: 0,
             malformed_lines: 0,
             malformed_samples: Vec::new(),
+            warning_lines: 0,
+            warning_samples: Vec::new(),
             load_balancers: Vec::new(),
             race_threshold: options.race_threshold,
             max_samples: options.max_samples,

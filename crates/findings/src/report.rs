@@ -438,6 +438,11 @@ pub struct Diagnosis {
     pub malformed_lines: u64,
     /// The first few malformed lines, with the reason.
     pub malformed_samples: Vec<MalformedLine>,
+    /// Entries kept although a field from 26 on could not be read (AWS re-quoted or appended
+    /// something): counted here, not in `malformed_lines`.
+    pub warning_lines: u64,
+    /// The first few of them, with the reason.
+    pub warning_samples: Vec<MalformedLine>,
     /// Per load balancer, most races first.
     pub load_balancers: Vec<LoadBalancerFindings>,
     #[serde(skip)]
@@ -457,6 +462,12 @@ impl Diagnosis {
                 self.malformed_samples.push(sample);
             }
         }
+        self.warning_lines += other.warning_lines;
+        for sample in other.warning_samples {
+            if self.warning_samples.len() < self.max_samples.max(5) {
+                self.warning_samples.push(sample);
+            }
+        }
         let index: HashMap<String, usize> = self
             .load_balancers
             .iter()
@@ -474,7 +485,7 @@ impl Diagnosis {
 
     /// Names the object the malformed samples came from (for multi-object reports).
     pub fn set_source(&mut self, source: &str) {
-        for sample in &mut self.malformed_samples {
+        for sample in self.malformed_samples.iter_mut().chain(&mut self.warning_samples) {
             sample.source.get_or_insert_with(|| source.to_string());
         }
     }

@@ -50,7 +50,10 @@ pub enum ReadError {
         found: Vec<u8>,
     },
     /// The gzip stream ends early or is corrupt.
-    #[error("gzip stream is truncated or corrupt after {after_bytes} uncompressed bytes: {source}")]
+    #[error(
+        "gzip stream is truncated or corrupt after {after_bytes} uncompressed bytes: {}",
+        Causes(source)
+    )]
     CorruptGzip {
         /// Decompressed bytes read before the failure.
         after_bytes: u64,
@@ -66,13 +69,54 @@ pub enum ReadError {
         limit: u64,
     },
     /// Reading the underlying source failed.
-    #[error("read failed after {after_bytes} bytes: {source}")]
+    #[error("read failed after {after_bytes} bytes: {}", Causes(source))]
     Io {
         /// Decompressed bytes read before the failure.
         after_bytes: u64,
         /// The I/O error.
         source: io::Error,
     },
+    /// The object has more lines than the line budget allows.
+    #[error("more than {limit} lines; stopped (raise the line budget if the object is genuine)")]
+    TooManyLines {
+        /// The budget that was passed.
+        limit: u64,
+    },
+    /// Most lines read so far are not ALB access-log entries: the object is something else,
+    /// and reading it to the end would only take time.
+    #[error(
+        "{not_entries} of the first {lines} lines are not ALB access-log entries (line {first_line}: {first_reason}); stopped: not an ALB access log"
+    )]
+    NotAccessLog {
+        /// Lines read.
+        lines: u64,
+        /// Lines among them that are not entries (malformed, over the line limit, or blank).
+        not_entries: u64,
+        /// The first malformed line's number.
+        first_line: u64,
+        /// Why it is not an entry.
+        first_reason: String,
+    },
+}
+
+/// An error and its causes as one text (`streaming error: connection reset by peer`): I/O
+/// errors from network streams often say only "streaming error" themselves.
+struct Causes<'a>(&'a io::Error);
+
+impl std::fmt::Display for Causes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut text = self.0.to_string();
+        let mut cause = std::error::Error::source(self.0);
+        while let Some(error) = cause {
+            let more = error.to_string();
+            if !text.contains(&more) {
+                text.push_str(": ");
+                text.push_str(&more);
+            }
+            cause = error.source();
+        }
+        f.write_str(&text)
+    }
 }
 
 /// One line of the object, without its `\n` terminator.

@@ -193,7 +193,11 @@ async fn detect_object(
     object: &ObjectRef,
 ) -> Result<(ObjectReport, Vec<Finding>), alb_actions::Error> {
     let bucket = object.bucket.as_str();
-    let log_key = match keys::classify(&object.key) {
+    let kind = match &object.skip {
+        Some(reason) => KeyKind::Skip(reason.clone()),
+        None => keys::classify(&object.key),
+    };
+    let log_key = match kind {
         KeyKind::AccessLog(log_key) => log_key,
         KeyKind::Skip(reason) => {
             tracing::info!(bucket, key = %object.key, decision = "skipped", reason = %reason, "object");
@@ -223,10 +227,20 @@ async fn detect_object(
     }
     .inspect_err(|error| tracing::error!(bucket, key = %key, error = %error, "object"))?;
     let scan_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    emit_metrics(&deps.config.metrics_namespace, &diagnosis, bucket, &key, scan_ms);
+    emit_metrics(
+        &deps.config.metrics_namespace,
+        &diagnosis,
+        &log_key.load_balancer,
+        bucket,
+        &key,
+        scan_ms,
+    );
     let source = Source { bucket: bucket.to_string(), key: key.clone() };
-    let findings: Vec<Finding> = diagnosis
-        .load_balancers
+    // Only the load balancer the key names can be acted on: entries of any other one (a copied
+    // or forged object) are counted and named in the report, never findings.
+    let (own, foreign): (Vec<_>, Vec<_>) =
+        diagnosis.load_balancers.iter().partition(|lb| lb.load_balancer == log_key.load_balancer);
+    let findings: Vec<Finding> = own
         .iter()
         .filter(|lb| lb.verdict == Verdict::KeepaliveRace)
         .map(|lb| {
@@ -235,12 +249,26 @@ async fn detect_object(
             Finding::new(lb, lb_arn, source.clone())
         })
         .collect();
-    let keepalive_502: u64 = diagnosis.load_balancers.iter().map(|lb| lb.keepalive_502).sum();
+    let keepalive_502: u64 = own.iter().map(|lb| lb.keepalive_502).sum();
+    let foreign_entries: u64 = foreign.iter().map(|lb| lb.requests).sum();
+    let foreign_load_balancers: Vec<String> =
+        foreign.iter().take(MAX_FOREIGN_NAMES).map(|lb| lb.load_balancer.clone()).collect();
+    if foreign_entries > 0 {
+        tracing::warn!(
+            bucket,
+            key = %key,
+            expected = %log_key.load_balancer,
+            foreign_entries,
+            foreign = ?foreign_load_balancers,
+            "entries of other load balancers than the key names; not findings"
+        );
+    }
     tracing::info!(
         bucket,
         key = %key,
         lines = diagnosis.lines,
         malformed = diagnosis.malformed_lines,
+        warnings = diagnosis.warning_lines,
         keepalive_502,
         decision = if findings.is_empty() { "no-race" } else { "keepalive-race" },
         "object"
@@ -249,16 +277,24 @@ async fn detect_object(
         lines: diagnosis.lines,
         malformed_lines: diagnosis.malformed_lines,
         keepalive_502,
+        warning_lines: diagnosis.warning_lines,
+        foreign_entries,
+        foreign_load_balancers,
     };
     Ok((ObjectReport { bucket: bucket.into(), key, outcome }, findings))
 }
 
-/// One EMF document per load balancer in the object (CloudWatch extracts the metrics from the
-/// function's log): requests, 502s (all, keep-alive races, each class), the estimate, and the
-/// object's malformed lines and scan time.
+/// Foreign load balancers named in an object report; the count covers the rest.
+const MAX_FOREIGN_NAMES: usize = 5;
+
+/// One EMF document for the load balancer the key names (CloudWatch extracts the metrics from
+/// the function's log): requests, 502s (all, keep-alive races, each class), the estimate, and
+/// the object's malformed lines and scan time. Other load balancers found in the object are
+/// not its own (a copied or forged object) and get no metric dimension.
 fn emit_metrics(
     namespace: &str,
     diagnosis: &alb_findings::Diagnosis,
+    own_load_balancer: &str,
     bucket: &str,
     key: &str,
     scan_ms: u64,
@@ -266,7 +302,7 @@ fn emit_metrics(
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    for lb in &diagnosis.load_balancers {
+    for lb in diagnosis.load_balancers.iter().filter(|lb| lb.load_balancer == own_load_balancer) {
         let document = metrics::emf_document(
             namespace,
             &lb.load_balancer,

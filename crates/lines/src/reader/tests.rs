@@ -237,3 +237,32 @@ fn pipelined_reader_reports_corruption_and_the_cap_like_the_plain_one() {
         Err(ReadError::NotGzip { .. })
     ));
 }
+
+#[test]
+fn io_errors_name_their_causes() {
+    // What an SDK byte stream gives on a connection reset: "streaming error", the reset inside.
+    #[derive(Debug)]
+    struct Streaming(io::Error);
+    impl std::fmt::Display for Streaming {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("streaming error")
+        }
+    }
+    impl std::error::Error for Streaming {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+    struct Reset;
+    impl Read for Reset {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            let reset = io::Error::new(io::ErrorKind::ConnectionReset, "connection reset by peer");
+            Err(io::Error::other(Streaming(reset)))
+        }
+    }
+    let err = collect(Reset, Options::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "read failed after 0 bytes: streaming error: connection reset by peer"
+    );
+}

@@ -261,6 +261,16 @@ pub struct World {
     pub key: String,
     /// Keep-alive races in the uploaded log (ground truth).
     pub keepalive_502: u64,
+    /// DynamoDB.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// SQS.
+    pub sqs: aws_sdk_sqs::Client,
+    /// The journal table (created like the template's `JournalTable`).
+    pub journal_table: String,
+    /// The event bus the remediator publishes to.
+    pub event_bus: String,
+    /// The queue an EventBridge rule on `source: alb-keepalive` delivers the events to.
+    pub events_queue_url: String,
 }
 
 impl World {
@@ -371,6 +381,10 @@ impl World {
         group.targets = targets;
         let (object, keepalive_502) = incident_object(&scenario);
         assert!(keepalive_502 > 0, "the simulated incident has no race");
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let (journal_table, event_bus, events_queue_url) =
+            closed_loop_resources(&sdk, &dynamodb, &sqs, name).await;
         let key = format!("{prefix}{}", alb_loggen::object_key(&scenario));
         let world = World {
             sdk,
@@ -388,6 +402,11 @@ impl World {
             scenario,
             key,
             keepalive_502,
+            dynamodb,
+            sqs,
+            journal_table,
+            event_bus,
+            events_queue_url,
         };
         world.put_object(&world.key, object).await;
         world
@@ -420,15 +439,108 @@ impl World {
         }
     }
 
-    /// Remediator dependencies with this environment (`MODE`, `ALLOWED_LOAD_BALANCERS`, ...).
+    /// Remediator dependencies with this environment (`MODE`, `ALLOWED_LOAD_BALANCERS`, ...);
+    /// `JOURNAL_TABLE` and `EVENT_BUS_NAME` default to this world's.
     pub fn remediator(&self, env: &[(&str, &str)]) -> alb_keepalive_remediator::Deps {
+        let mut env: Vec<(&str, &str)> = env.to_vec();
+        for (name, value) in
+            [("JOURNAL_TABLE", self.journal_table.as_str()), ("EVENT_BUS_NAME", &self.event_bus)]
+        {
+            if !env.iter().any(|(k, _)| *k == name) {
+                env.push((name, value));
+            }
+        }
         let config =
-            alb_keepalive_remediator::Config::from_lookup(lookup(env)).expect("remediator config");
+            alb_keepalive_remediator::Config::from_lookup(lookup(&env)).expect("remediator config");
         alb_keepalive_remediator::Deps {
             balancers: alb_actions::aws::Elbv2::new(self.elb.clone()),
-            ssm: alb_actions::aws::Ssm::new(self.ssm.clone()),
+            ssm: alb_actions::aws::Ssm::new(self.ssm.clone())
+                .with_reload_document(config.reload_document.clone()),
+            journal: alb_actions::aws::DynamoJournal::new(
+                self.dynamodb.clone(),
+                &config.journal_table,
+            ),
+            events: alb_actions::aws::EventBridge::new(
+                aws_sdk_eventbridge::Client::new(&self.sdk),
+                &config.event_bus,
+            ),
             config,
         }
+    }
+
+    /// The events delivered so far through the rule to the queue, as `(detail-type, detail)`,
+    /// in the order received (drains the queue).
+    pub async fn events(&self) -> Vec<(String, Value)> {
+        let mut events = Vec::new();
+        loop {
+            let output = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.events_queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("ReceiveMessage");
+            let messages = output.messages();
+            if messages.is_empty() {
+                return events;
+            }
+            for message in messages {
+                let body: Value =
+                    serde_json::from_str(message.body().unwrap_or_default()).expect("event JSON");
+                assert_eq!(body["source"], "alb-keepalive", "{body}");
+                events.push((
+                    body["detail-type"].as_str().unwrap_or_default().to_string(),
+                    body["detail"].clone(),
+                ));
+                if let Some(handle) = message.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.events_queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .expect("DeleteMessage");
+                }
+            }
+        }
+    }
+
+    /// The journal's state item of this world's load balancer, parsed.
+    pub async fn journal_state(&self) -> Option<Value> {
+        let output = self
+            .dynamodb
+            .get_item()
+            .table_name(&self.journal_table)
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("lb#{}", self.lb_arn)))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("GetItem");
+        let state = output.item()?.get("state")?.as_s().ok()?.clone();
+        Some(serde_json::from_str(&state).expect("state JSON"))
+    }
+
+    /// Every item of the journal table (`pk` and the other attributes as text).
+    pub async fn journal_items(&self) -> Vec<BTreeMap<String, String>> {
+        let output =
+            self.dynamodb.scan().table_name(&self.journal_table).send().await.expect("Scan");
+        output
+            .items()
+            .iter()
+            .map(|item| {
+                item.iter()
+                    .map(|(k, v)| {
+                        let text = v
+                            .as_s()
+                            .cloned()
+                            .or_else(|_| v.as_n().cloned())
+                            .unwrap_or_else(|_| format!("{v:?}"));
+                        (k.clone(), text)
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     /// Invokes the detector with default settings.
@@ -531,6 +643,71 @@ impl World {
             .await
             .expect("PutParameter");
     }
+}
+
+/// The journal table (as the template's `JournalTable`: `pk` String, on demand), an event bus,
+/// a queue, and a rule on `source: alb-keepalive` from the bus to the queue.
+async fn closed_loop_resources(
+    sdk: &SdkConfig,
+    dynamodb: &aws_sdk_dynamodb::Client,
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+) -> (String, String, String) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let table = format!("journal-{name}");
+    dynamodb
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .send()
+        .await
+        .expect("CreateTable");
+    let events = aws_sdk_eventbridge::Client::new(sdk);
+    let bus = format!("bus-{name}");
+    events.create_event_bus().name(&bus).send().await.expect("CreateEventBus");
+    let queue =
+        sqs.create_queue().queue_name(format!("events-{name}")).send().await.expect("CreateQueue");
+    let queue_url = queue.queue_url().expect("queue url").to_string();
+    let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:events-{name}");
+    events
+        .put_rule()
+        .name(format!("alb-keepalive-{name}"))
+        .event_bus_name(&bus)
+        .event_pattern(r#"{"source": ["alb-keepalive"]}"#)
+        .send()
+        .await
+        .expect("PutRule");
+    events
+        .put_targets()
+        .rule(format!("alb-keepalive-{name}"))
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(queue_arn)
+                .build()
+                .expect("target"),
+        )
+        .send()
+        .await
+        .expect("PutTargets");
+    (table, bus, queue_url)
 }
 
 /// A Lambda invocation of `payload`.

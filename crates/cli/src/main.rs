@@ -4,9 +4,14 @@
 //! merged diagnosis -> remedies from `alb_plan` -> text or JSON); the work is in the libraries.
 
 mod args;
+mod filter;
+mod html;
 mod inputs;
+mod progress;
 mod render;
 mod report;
+mod s3;
+mod scan;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -16,6 +21,8 @@ use clap::{CommandFactory, Parser};
 
 use crate::args::{Cli, Command, Format, ScanArgs};
 use crate::inputs::Input;
+use crate::progress::Progress;
+use crate::scan::Scanner;
 
 /// What a finished run tells the shell (errors exit with 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,29 +64,55 @@ fn run(cli: Cli) -> Result<Outcome> {
 }
 
 fn scan(args: &ScanArgs) -> Result<Outcome> {
-    let inputs = inputs::expand(&args.paths)?;
     let options = args.options();
     let policy = args.policy();
     policy.validate().context("invalid margins")?;
-
-    let mut diagnosis = alb_findings::Diagnosis::empty(&options.detect);
-    for input in &inputs {
-        let mut object = match input {
-            Input::Stdin => alb_findings::diagnose(io::stdin().lock(), &options),
-            Input::File(path) => {
-                let file = std::fs::File::open(path)
-                    .with_context(|| format!("{}: cannot open", path.display()))?;
-                alb_findings::diagnose(file, &options)
-            }
+    let filter = args.filter();
+    let (mut inputs, remote) = inputs::expand(&args.paths, &filter)?;
+    let s3 = if remote.is_empty() { None } else { Some(s3::S3::new()?) };
+    if let Some(s3) = &s3 {
+        for location in &remote {
+            s3.list(location, &filter, &mut inputs)?;
         }
-        .with_context(|| input.name())?;
-        if inputs.len() > 1 {
-            object.set_source(&input.name());
+    }
+    if args.verbose {
+        for skipped in &inputs.skipped {
+            eprintln!("skipped {}: {}", skipped.name, skipped.reason);
         }
-        diagnosis.merge(object);
+    }
+    if inputs.objects.is_empty() {
+        let given: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
+        anyhow::bail!(
+            "no ALB access-log objects to scan in {} ({} skipped{})",
+            given.join(", "),
+            inputs.skipped.len(),
+            if args.verbose || inputs.skipped.is_empty() { "" } else { "; --verbose names them" }
+        );
     }
 
-    let report = report::Report::new(inputs.len(), &diagnosis, args.idle_timeout, &policy)?;
+    let stored_bytes = inputs.objects.iter().map(stored_size).sum();
+    let scanner = Scanner {
+        options,
+        jobs: args.jobs(),
+        s3: s3.as_ref(),
+        progress: Progress::new(inputs.objects.len(), stored_bytes, args.quiet),
+    };
+    let scanned = scanner.run(&inputs.objects)?;
+    if !scanned.failed.is_empty() {
+        let failures: Vec<String> =
+            scanned.failed.iter().map(|f| format!("  {}: {:#}", f.name, f.error)).collect();
+        anyhow::bail!(
+            "{} of {} objects could not be read to the end, so there is no report:\n{}",
+            scanned.failed.len(),
+            inputs.objects.len(),
+            failures.join("\n")
+        );
+    }
+    let diagnosis = scanned.diagnosis;
+
+    let mut report =
+        report::Report::new(inputs.objects.len(), &diagnosis, args.idle_timeout, &policy)?;
+    report.skipped_objects = inputs.skipped.len();
     let mut stdout = io::stdout().lock();
     match args.format {
         Format::Text => stdout.write_all(render::text(&report).as_bytes())?,
@@ -87,6 +120,7 @@ fn scan(args: &ScanArgs) -> Result<Outcome> {
             serde_json::to_writer_pretty(&mut stdout, &report)?;
             stdout.write_all(b"\n")?;
         }
+        Format::Html => stdout.write_all(html::page(&report).as_bytes())?,
     }
     stdout.flush()?;
     let racing = diagnosis
@@ -94,4 +128,13 @@ fn scan(args: &ScanArgs) -> Result<Outcome> {
         .iter()
         .any(|lb| lb.verdict == alb_findings::Verdict::KeepaliveRace);
     Ok(if args.fail_on_race && racing { Outcome::RaceFound } else { Outcome::Done })
+}
+
+/// Stored size of an object, for the progress bar (0 when unknown).
+fn stored_size(input: &Input) -> u64 {
+    match input {
+        Input::Stdin => 0,
+        Input::File(path) => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        Input::S3(object) => object.size,
+    }
 }

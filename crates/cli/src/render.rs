@@ -18,6 +18,15 @@ pub fn text(report: &Report<'_>) -> String {
         report.malformed_lines,
         plural(report.malformed_lines)
     );
+    if report.skipped_objects > 0 {
+        let _ = writeln!(
+            out,
+            "Skipped {} file{} or object{} that are not ALB access logs or are filtered out (--verbose names them).",
+            report.skipped_objects,
+            plural(report.skipped_objects as u64),
+            plural(report.skipped_objects as u64)
+        );
+    }
     for sample in report.malformed_samples {
         let source = sample.source.as_deref().map(|s| format!("{s}: ")).unwrap_or_default();
         let _ = writeln!(out, "  malformed: {source}line {}: {}", sample.line, sample.reason);
@@ -39,6 +48,9 @@ fn load_balancer(out: &mut String, report: &LoadBalancerReport<'_>, idle_s: u32)
             "KEEP-ALIVE RACE: the targets close idle connections the load balancer still reuses"
         }
         Verdict::NoRace => "no keep-alive race",
+        Verdict::ShutdownRace => {
+            "SHUTDOWN RACE: targets closed their idle connections while shutting down (not a keep-alive problem)"
+        }
     };
     let _ = writeln!(out, "{}  {}", lb.load_balancer, headline);
     let _ = writeln!(
@@ -52,6 +64,11 @@ fn load_balancer(out: &mut String, report: &LoadBalancerReport<'_>, idle_s: u32)
     race_times(out, lb);
     if lb.verdict == Verdict::NoRace {
         explain_other_502s(out, lb);
+        return;
+    }
+    if lb.verdict == Verdict::ShutdownRace {
+        explain_other_502s(out, lb);
+        shutdown_advice(out, lb);
         return;
     }
     let _ = writeln!(out, "  Evidence:");
@@ -190,6 +207,7 @@ fn class_words(class: Elb502Class) -> (&'static str, &'static str) {
         Elb502Class::TargetSent => ("sent by the application", "sent by the application"),
         Elb502Class::LambdaWafAuth => ("Lambda/WAF/auth error", "Lambda/WAF/auth errors"),
         Elb502Class::ClosedMidRequest => ("closed mid-request", "closed mid-request"),
+        Elb502Class::ShutdownRace => ("shutdown race", "shutdown races"),
         _ => ("other", "other"),
     }
 }
@@ -217,6 +235,28 @@ fn explain_other_502s(out: &mut String, lb: &LoadBalancerFindings) {
             let _ = writeln!(out, "  Not keep-alive ({n}): {text}.");
         }
     }
+}
+
+/// What ends race-shaped 502s at a deploy; keep-alive settings do not.
+fn shutdown_advice(out: &mut String, lb: &LoadBalancerFindings) {
+    let _ = writeln!(
+        out,
+        "  Shutdown ({}): race-shaped 502s in bursts with no common idle age, then refused connections or the target gone.",
+        lb.shutdown_502
+    );
+    let _ = writeln!(out, "  Cure (keep-alive settings do not help):");
+    let _ = writeln!(
+        out,
+        "    - deregister the target before stopping it, with a deregistration delay (deregistration_delay.timeout_seconds) longer than the slowest request;"
+    );
+    let _ = writeln!(
+        out,
+        "    - on SIGTERM stop accepting new requests first, let in-flight ones finish, and only then close idle connections;"
+    );
+    let _ = writeln!(
+        out,
+        "    - Node.js: server.close() first (stops accepting), then server.closeIdleConnections(); not the other way round."
+    );
 }
 
 fn known_default(ms: u32) -> &'static str {

@@ -9,6 +9,9 @@ use serde::Serialize;
 pub struct Report<'a> {
     /// Objects read.
     pub objects: usize,
+    /// Files or objects passed over in directories and S3 listings (not access logs, not
+    /// regular files, links back into the tree, or outside the name filters).
+    pub skipped_objects: usize,
     pub lines: u64,
     pub malformed_lines: u64,
     pub malformed_samples: &'a [MalformedLine],
@@ -42,13 +45,14 @@ impl<'a> Report<'a> {
                     Verdict::KeepaliveRace => {
                         Some(alb_plan::remedies(&evidence(findings), &current, policy)?)
                     }
-                    Verdict::NoRace => None,
+                    Verdict::NoRace | Verdict::ShutdownRace => None,
                 };
                 Ok(LoadBalancerReport { findings, remedies })
             })
             .collect::<Result<_, alb_plan::PlanError>>()?;
         Ok(Report {
             objects,
+            skipped_objects: 0,
             lines: diagnosis.lines,
             malformed_lines: diagnosis.malformed_lines,
             malformed_samples: &diagnosis.malformed_samples,

@@ -27,12 +27,18 @@ pub enum Elb502Class {
     ClosedMidRequest,
     /// Any other 502.
     Other,
+    /// Race-shaped 502s in a burst on one target with no common idle age, usually followed by
+    /// refused connections or by the target leaving the log: the application closed its idle
+    /// connections while shutting down. Never assigned by [`classify_502`] (one line cannot
+    /// tell); the pool replay moves races here.
+    ShutdownRace,
 }
 
 impl Elb502Class {
     /// Every class, in report order.
-    pub const ALL: [Elb502Class; 6] = [
+    pub const ALL: [Elb502Class; 7] = [
         Elb502Class::KeepaliveRace,
+        Elb502Class::ShutdownRace,
         Elb502Class::ConnectionFailure,
         Elb502Class::TargetSent,
         Elb502Class::LambdaWafAuth,
@@ -44,6 +50,7 @@ impl Elb502Class {
     pub const fn name(self) -> &'static str {
         match self {
             Elb502Class::KeepaliveRace => "keepalive_race",
+            Elb502Class::ShutdownRace => "shutdown_race",
             Elb502Class::ConnectionFailure => "connection_failure",
             Elb502Class::TargetSent => "target_sent",
             Elb502Class::LambdaWafAuth => "lambda_waf_auth",

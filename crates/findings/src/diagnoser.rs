@@ -1,8 +1,9 @@
 //! The one-pass state machine: feed it records, get a [`Diagnosis`].
 //!
 //! State is per load balancer, target group and target, never per line, so memory depends on
-//! the size of the fleet, not of the log. For every target it remembers when the last few
-//! responses ended, which is what the idle gap of a later race is measured from.
+//! the size of the fleet, not of the log (the pool replay's reorder window is bounded per target
+//! and in all, see `pool`). For every target it remembers when the last few responses ended
+//! (the target-wide gap shown with each sample line) and buffers its entries for the replay.
 
 use std::collections::HashMap;
 
@@ -11,9 +12,11 @@ use alb_records::Record;
 
 use crate::classify::{Elb502Class, classify_502};
 use crate::gaps::GapSample;
+use crate::histogram::DurationHistogram;
+use crate::pool::{Analysis, BUFFERED_SPANS, Outcome, Span, TARGET_SPANS, Timeline};
 use crate::report::{
-    ClassCounts, Diagnosis, LoadBalancerFindings, MalformedLine, RaceSample, TargetFindings,
-    TargetGroupFindings, Verdict,
+    ClassCounts, Diagnosis, LoadBalancerFindings, MalformedLine, PoolEvidence, RaceSample,
+    TargetFindings, TargetGroupFindings, Verdict,
 };
 use crate::race_times::RaceTimeline;
 use crate::timeline::ClassTimeline;
@@ -54,6 +57,7 @@ struct TargetState {
     /// Ring of recent response end times (µs since the epoch).
     recent_ends: [i64; RECENT_ENDS],
     recorded: usize,
+    timeline: Timeline,
 }
 
 impl TargetState {
@@ -79,20 +83,32 @@ struct GroupState {
     targets: HashMap<Box<[u8]>, TargetState, RandomState>,
 }
 
+/// Counts of one load balancer that a replay's shutdown races change.
+#[derive(Default)]
+struct BalancerCounts {
+    keepalive_502: u64,
+    shutdown_502: u64,
+    by_class: ClassCounts,
+    pool: PoolEvidence,
+}
+
 struct BalancerState {
     id: Box<[u8]>,
     requests: u64,
-    keepalive_502: u64,
-    keepalive_502_without_gap: u64,
-    by_class: ClassCounts,
+    counts: BalancerCounts,
+    unplaced_502: u64,
     elb_504: u64,
     elb_460: u64,
     race_times: RaceTimeline,
     groups: Vec<GroupState>,
+    group_index: HashMap<Box<[u8]>, usize, RandomState>,
     last_group: usize,
-    gaps: GapSample,
     samples: Vec<RaceSample>,
     timeline: ClassTimeline,
+    target_processing: DurationHistogram,
+    websocket_requests: u64,
+    long_lived_requests: u64,
+    long_lived: DurationHistogram,
 }
 
 impl BalancerState {
@@ -100,26 +116,29 @@ impl BalancerState {
         BalancerState {
             id: id.into(),
             requests: 0,
-            keepalive_502: 0,
-            keepalive_502_without_gap: 0,
-            by_class: ClassCounts::default(),
+            counts: BalancerCounts::default(),
+            unplaced_502: 0,
             elb_504: 0,
             elb_460: 0,
             race_times: RaceTimeline::default(),
             groups: Vec::new(),
+            group_index: HashMap::default(),
             last_group: 0,
-            gaps: GapSample::default(),
             samples: Vec::new(),
             timeline: ClassTimeline::default(),
+            target_processing: DurationHistogram::default(),
+            websocket_requests: 0,
+            long_lived_requests: 0,
+            long_lived: DurationHistogram::default(),
         }
     }
 
-    fn group(&mut self, arn: &[u8]) -> &mut GroupState {
+    fn group_index(&mut self, arn: &[u8]) -> usize {
         // Logs are dominated by one or a few target groups: check the last one first.
         let index = match self.groups.get(self.last_group) {
             Some(group) if *group.arn == *arn => self.last_group,
-            _ => match self.groups.iter().position(|group| *group.arn == *arn) {
-                Some(index) => index,
+            _ => match self.group_index.get(arn) {
+                Some(&index) => index,
                 None => {
                     self.groups.push(GroupState {
                         arn: arn.into(),
@@ -128,20 +147,47 @@ impl BalancerState {
                         by_class: ClassCounts::default(),
                         targets: HashMap::default(),
                     });
+                    self.group_index.insert(arn.into(), self.groups.len() - 1);
                     self.groups.len() - 1
                 }
             },
         };
         self.last_group = index;
-        &mut self.groups[index]
+        index
     }
+}
+
+/// Books a replay: shutdown races leave the keep-alive count for their own class, the idle
+/// ages join the load balancer's evidence.
+fn book(
+    analysis: &Analysis,
+    balancer: &mut BalancerCounts,
+    group: &mut (u64, &mut ClassCounts),
+    target: &mut TargetState,
+) {
+    let shutdown = analysis.shutdown;
+    if shutdown > 0 {
+        for (count, classes) in [
+            (&mut target.keepalive_502, &mut target.by_class),
+            (&mut group.0, &mut *group.1),
+            (&mut balancer.keepalive_502, &mut balancer.by_class),
+        ] {
+            *count = count.saturating_sub(shutdown);
+            classes.reclassify(Elb502Class::KeepaliveRace, Elb502Class::ShutdownRace, shutdown);
+        }
+        balancer.shutdown_502 += shutdown;
+    }
+    balancer.pool.add(analysis);
 }
 
 /// Consumes records one by one and accumulates findings.
 pub struct Diagnoser {
     options: DetectOptions,
     balancers: Vec<BalancerState>,
+    balancer_index: HashMap<Box<[u8]>, usize, RandomState>,
     last_balancer: usize,
+    /// Spans waiting in every target's reorder window.
+    buffered: usize,
     lines: u64,
     malformed_lines: u64,
     malformed_samples: Vec<MalformedLine>,
@@ -153,7 +199,9 @@ impl Diagnoser {
         Diagnoser {
             options,
             balancers: Vec::new(),
+            balancer_index: HashMap::default(),
             last_balancer: 0,
+            buffered: 0,
             lines: 0,
             malformed_lines: 0,
             malformed_samples: Vec::new(),
@@ -176,7 +224,8 @@ impl Diagnoser {
     pub fn observe(&mut self, record: &Record<'_>) {
         self.lines += 1;
         let options = self.options;
-        let balancer = self.balancer(record.elb());
+        let index = self.balancer_index(record.elb());
+        let balancer = &mut self.balancers[index];
         balancer.requests += 1;
 
         match record.elb_status_code() {
@@ -186,22 +235,35 @@ impl Diagnoser {
         }
         let class = classify_502(record, options.race_window_ms);
         if let Some(class) = class {
-            balancer.by_class.add(class);
+            balancer.counts.by_class.add(class);
             balancer.timeline.add(record.time().micros(), class);
         }
         let is_race = class == Some(Elb502Class::KeepaliveRace);
         if is_race {
             balancer.race_times.record(record.time());
         }
+        if let Some(ms) = record.target_processing_time_ms() {
+            balancer.target_processing.record_ms(u64::from(ms));
+        }
+        let kind = record.kind();
+        let websocket = kind == b"ws" || kind == b"wss";
+        if websocket || kind == b"grpcs" {
+            balancer.websocket_requests += u64::from(websocket);
+            balancer.long_lived_requests += 1;
+            let started = record.request_creation_time().unwrap_or(record.time());
+            let lasted_us = record.time().micros().saturating_sub(started.micros()).max(0);
+            balancer.long_lived.record_ms(lasted_us.unsigned_abs() / 1000);
+        }
 
         let Some(arn) = record.target_group_arn() else {
             if is_race {
-                balancer.keepalive_502 += 1;
-                balancer.keepalive_502_without_gap += 1;
+                balancer.counts.keepalive_502 += 1;
+                balancer.unplaced_502 += 1;
             }
             return;
         };
-        let group = balancer.group(arn);
+        let group_index = balancer.group_index(arn);
+        let group = &mut balancer.groups[group_index];
         group.requests += 1;
         if let Some(class) = class {
             group.by_class.add(class);
@@ -221,39 +283,55 @@ impl Diagnoser {
             // The target answered, so the connection it used was busy until this moment.
             target.record_end(record.time().micros());
         }
-        if !is_race {
-            return;
+        let dispatch_us = sent_at(record);
+        let outcome = match class {
+            Some(Elb502Class::KeepaliveRace) => Outcome::Race,
+            Some(Elb502Class::ConnectionFailure) => Outcome::Refused,
+            _ if websocket => Outcome::Closed,
+            _ if record.target_status_code().is_some() => Outcome::Answered,
+            _ => Outcome::Closed,
+        };
+        let busy_us =
+            record.time().micros().saturating_sub(dispatch_us).clamp(0, i64::from(u32::MAX));
+        target.timeline.push(Span { dispatch_us, busy_us: busy_us as u32, outcome });
+        self.buffered += 1;
+        if is_race {
+            target.keepalive_502 += 1;
+            group.keepalive_502 += 1;
+            balancer.counts.keepalive_502 += 1;
+            if balancer.samples.len() < options.max_samples {
+                balancer.samples.push(RaceSample {
+                    target: String::from_utf8_lossy(target_id).into_owned(),
+                    gap_ms: target.idle_gap_ms(dispatch_us),
+                    line: String::from_utf8_lossy(record.line()).into_owned(),
+                });
+            }
         }
-        target.keepalive_502 += 1;
-        let gap = target.idle_gap_ms(sent_at(record));
-        group.keepalive_502 += 1;
-        balancer.keepalive_502 += 1;
-        match gap {
-            Some(gap) => balancer.gaps.push(gap),
-            None => balancer.keepalive_502_without_gap += 1,
-        }
-        if balancer.samples.len() < options.max_samples {
-            balancer.samples.push(RaceSample {
-                target: String::from_utf8_lossy(target_id).into_owned(),
-                gap_ms: gap,
-                line: String::from_utf8_lossy(record.line()).into_owned(),
-            });
+        if target.timeline.len() >= TARGET_SPANS || self.buffered >= BUFFERED_SPANS {
+            let (analysis, dropped) = target.timeline.compact();
+            self.buffered -= dropped.min(self.buffered);
+            if let Some(analysis) = analysis {
+                let mut group_counts = (group.keepalive_502, &mut group.by_class);
+                book(&analysis, &mut balancer.counts, &mut group_counts, target);
+                group.keepalive_502 = group_counts.0;
+            }
         }
     }
 
-    fn balancer(&mut self, id: &[u8]) -> &mut BalancerState {
+    fn balancer_index(&mut self, id: &[u8]) -> usize {
         let index = match self.balancers.get(self.last_balancer) {
             Some(balancer) if *balancer.id == *id => self.last_balancer,
-            _ => match self.balancers.iter().position(|balancer| *balancer.id == *id) {
-                Some(index) => index,
+            _ => match self.balancer_index.get(id) {
+                Some(&index) => index,
                 None => {
                     self.balancers.push(BalancerState::new(id));
+                    self.balancer_index.insert(id.into(), self.balancers.len() - 1);
                     self.balancers.len() - 1
                 }
             },
         };
         self.last_balancer = index;
-        &mut self.balancers[index]
+        index
     }
 
     /// The findings so far.
@@ -299,7 +377,18 @@ fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn balancer_findings(state: BalancerState) -> LoadBalancerFindings {
+fn balancer_findings(mut state: BalancerState) -> LoadBalancerFindings {
+    // The rest of every reorder window.
+    for group in &mut state.groups {
+        for target in group.targets.values_mut() {
+            if let Some(analysis) = target.timeline.finish() {
+                let mut group_counts = (group.keepalive_502, &mut group.by_class);
+                book(&analysis, &mut state.counts, &mut group_counts, target);
+                group.keepalive_502 = group_counts.0;
+            }
+        }
+    }
+    let counts = state.counts;
     let target_groups = state
         .groups
         .into_iter()
@@ -319,15 +408,17 @@ fn balancer_findings(state: BalancerState) -> LoadBalancerFindings {
                     elb_502_by_class: target.by_class,
                 })
                 .collect(),
+            more_targets: None,
         })
         .collect();
     LoadBalancerFindings {
         load_balancer: lossy(&state.id),
         requests: state.requests,
-        elb_502: state.by_class.total(),
-        keepalive_502: state.keepalive_502,
-        keepalive_502_without_gap: state.keepalive_502_without_gap,
-        elb_502_by_class: state.by_class,
+        elb_502: counts.by_class.total(),
+        keepalive_502: counts.keepalive_502,
+        keepalive_502_without_gap: 0,
+        shutdown_502: counts.shutdown_502,
+        elb_502_by_class: counts.by_class,
         elb_504: state.elb_504,
         elb_460: state.elb_460,
         race_times: state.race_times,
@@ -335,8 +426,15 @@ fn balancer_findings(state: BalancerState) -> LoadBalancerFindings {
         estimated_backend_keepalive_ms: None,
         estimate: None,
         target_groups,
+        more_target_groups: None,
+        target_processing_seconds: state.target_processing,
+        websocket_requests: state.websocket_requests,
+        long_lived_requests: state.long_lived_requests,
+        long_lived_seconds: state.long_lived,
         samples: state.samples,
-        gaps: state.gaps,
+        gaps: GapSample::default(),
+        pool: counts.pool,
+        unplaced_502: state.unplaced_502,
         timeline: state.timeline,
     }
 }

@@ -1,11 +1,8 @@
 //! Idle gaps before keep-alive races, and the backend keep-alive timeout they reveal.
 //!
-//! For every race the diagnosis measures how long the target had been idle: from the end of the
-//! latest earlier response on that target to the moment the failing request was sent. The race
-//! happens when a pooled connection has been idle for exactly the backend's keep-alive timeout,
-//! so the gaps pile up at that value. With several connections per target the target-wide gap
-//! is a lower bound of the connection's idle time, so the estimate looks at the upper cluster of
-//! gaps rather than at their mean.
+//! For every race the pool replay (see `pool`) gives the idle age of the connection it hit. The
+//! race happens when a pooled connection has been idle for exactly the backend's keep-alive
+//! timeout, so the ages pile up at that value; the estimate is the densest cluster of them.
 //!
 //! Memory is fixed: at most [`GapSample::CAPACITY`] gaps are kept, chosen by reservoir sampling
 //! when there are more.
@@ -79,7 +76,11 @@ impl GapSample {
         z ^ (z >> 31)
     }
 
-    /// Estimates the backend keep-alive timeout from the gaps; `None` without gaps.
+    /// Estimates the backend keep-alive timeout from the idle ages; `None` without any.
+    ///
+    /// The estimate is the middle of the densest cluster (ages within 5 % + 5 ms of each
+    /// other), not the top or the mean: a keep-alive race recurs at one idle age, so one stray
+    /// age, however long, is outvoted, and line order does not matter.
     pub fn estimate(&self) -> Option<KeepaliveEstimate> {
         if self.values.is_empty() {
             return None;
@@ -87,13 +88,17 @@ impl GapSample {
         let mut sorted = self.values.clone();
         sorted.sort_unstable();
         let n = sorted.len();
-        // The top of the distribution, ignoring the last 5 % once there are enough gaps to
-        // afford it: one stray gap (an out-of-order line) must not drag the estimate up.
-        let top = sorted[if n >= 20 { (n * 95).div_ceil(100) - 1 } else { n - 1 }];
-        let floor = top - top / 10;
-        let cluster: Vec<u32> =
-            sorted.iter().copied().filter(|&g| g >= floor && g <= top).collect();
-        let estimate = cluster[cluster.len() / 2];
+        let (mut best, mut best_count, mut lo) = ((0, 0), 0, 0);
+        for hi in 0..n {
+            while sorted[hi] - sorted[lo] > sorted[lo] / 20 + 5 {
+                lo += 1;
+            }
+            if hi + 1 - lo > best_count {
+                best_count = hi + 1 - lo;
+                best = (lo, hi);
+            }
+        }
+        let estimate = sorted[(best.0 + best.1) / 2];
         let near = sorted.iter().filter(|&&g| g.abs_diff(estimate) <= estimate / 10).count();
         let agreement = near as f64 / n as f64;
         let confidence = agreement * (self.seen as f64 / (self.seen as f64 + 2.0));
@@ -104,8 +109,21 @@ impl GapSample {
             gaps_near_estimate: near as u64,
             min_gap_ms: sorted[0],
             max_gap_ms: sorted[n - 1],
+            reuse_order: ReuseOrder::MostRecentlyUsed,
+            model_fit: 1.0,
         })
     }
+}
+
+/// Which idle connection the load balancer's pool reuses, as far as the log tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ReuseOrder {
+    /// The connection idle the shortest time (LIFO).
+    #[serde(rename = "lifo")]
+    MostRecentlyUsed,
+    /// The connection idle the longest time (FIFO).
+    #[serde(rename = "fifo")]
+    LeastRecentlyUsed,
 }
 
 /// The backend keep-alive timeout inferred from race gaps.
@@ -123,6 +141,11 @@ pub struct KeepaliveEstimate {
     pub min_gap_ms: u32,
     /// Largest sampled gap.
     pub max_gap_ms: u32,
+    /// The pool model whose replay explains the races best (`lifo` or `fifo`).
+    pub reuse_order: ReuseOrder,
+    /// 0 to 1: the share of races that model explains, less the answered requests it
+    /// contradicts; already part of `confidence`.
+    pub model_fit: f64,
 }
 
 #[cfg(test)]

@@ -47,6 +47,8 @@
 mod classify;
 mod diagnoser;
 mod gaps;
+mod histogram;
+mod pool;
 mod race_times;
 mod report;
 mod timeline;
@@ -57,10 +59,11 @@ pub use alb_lines::{Compression, ReadError};
 
 pub use crate::classify::{Elb502Class, classify_502};
 pub use crate::diagnoser::{DetectOptions, Diagnoser};
-pub use crate::gaps::{GapSample, KeepaliveEstimate};
+pub use crate::gaps::{GapSample, KeepaliveEstimate, ReuseOrder};
+pub use crate::histogram::DurationHistogram;
 pub use crate::report::{
-    ClassCounts, Diagnosis, LoadBalancerFindings, MalformedLine, RaceSample, TargetFindings,
-    TargetGroupFindings, Verdict,
+    ClassCounts, Diagnosis, LoadBalancerFindings, MAX_TARGET_GROUPS, MAX_TARGETS_PER_GROUP,
+    MalformedLine, RaceSample, Rest, TargetFindings, TargetGroupFindings, Verdict,
 };
 pub use crate::race_times::RaceTimeline;
 pub use crate::timeline::ClassTimeline;

@@ -88,7 +88,9 @@ mod sim;
 mod vocab;
 
 pub use clock::{civil_from_days, days_from_civil, unix_seconds, utc_fields};
-pub use scenario::{FailureRates, Poller, PollerKind, ReusePolicy, Routing, Scenario, TargetGroup};
+pub use scenario::{
+    Burst, FailureRates, Poller, PollerKind, ReusePolicy, Routing, Scenario, Shutdown, TargetGroup,
+};
 
 use std::io::{self, Write};
 
@@ -99,8 +101,10 @@ pub struct Summary {
     pub lines: u64,
     /// Bytes of text written (before any compression).
     pub bytes: u64,
-    /// Keep-alive race 502s (the only lines a detector should call a race).
+    /// Keep-alive race 502s (the only lines a detector should call a keep-alive race).
     pub keepalive_502: u64,
+    /// Race-shaped 502s of shutdowns ([`Shutdown`]): same line shape, no common idle age.
+    pub shutdown_502: u64,
     /// All other 502s: refused connections, app-sent 502s, Lambda errors.
     pub other_502: u64,
     /// Refused connections, `-1 -1 -1 502 -` with the target present.
@@ -160,6 +164,7 @@ pub fn write_log<W: Write>(scenario: &Scenario, mut out: W) -> io::Result<Summar
         lines,
         bytes,
         keepalive_502: c.races,
+        shutdown_502: c.shutdown_races,
         other_502: c.refused + c.app_502 + c.lambda,
         refused_502: c.refused,
         app_502: c.app_502,

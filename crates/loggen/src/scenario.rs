@@ -63,6 +63,50 @@ pub struct Poller {
     pub offset_ms: u64,
     /// Index into [`Scenario::target_groups`] (taken modulo their number).
     pub target_group: usize,
+    /// A client that waits for each answer: the next request arrives `period_ms + U[0,
+    /// jitter_us)` after the previous **response** (`time`), not after the previous request.
+    /// Its connection is then idle for exactly that wait, which is what lines up with a
+    /// backend keep-alive of the same length.
+    pub waits_for_answer: bool,
+    /// Stop after this many requests (`None`: until the end of the interval).
+    pub max_requests: Option<u64>,
+}
+
+/// A client (a batch job, a page with many assets, a fan-out) that sends `size` requests to one
+/// target at once, every `period_ms + U[0, jitter_us)`. Each burst needs `size` connections at
+/// the same moment, so the pool grows deep; between bursts the extra connections sit idle, and
+/// with a period just above the backend keep-alive they are taken again exactly as the backend
+/// closes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Burst {
+    /// Index into [`Scenario::target_groups`] (taken modulo their number).
+    pub target_group: usize,
+    /// Index of the target inside that group (taken modulo their number).
+    pub target: usize,
+    /// Requests per burst.
+    pub size: u32,
+    /// Nominal time between bursts.
+    pub period_ms: u64,
+    /// Lateness of each burst, `U[0, jitter_us)`.
+    pub jitter_us: u64,
+    /// Delay of the first burst after the scenario start.
+    pub offset_ms: u64,
+}
+
+/// A deploy: at `at_ms` the application on one target gets SIGTERM and closes its idle
+/// keep-alive connections; for `drain_ms` every request the load balancer writes onto one of
+/// them is a race-shaped 502 (at whatever idle age the connection had), new connections are
+/// refused (`-1 -1 -1 502`), and then the target is deregistered and gets no more traffic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shutdown {
+    /// Index into [`Scenario::target_groups`] (taken modulo their number).
+    pub target_group: usize,
+    /// Index of the target inside that group (taken modulo their number).
+    pub target: usize,
+    /// When, after the scenario start.
+    pub at_ms: u64,
+    /// How long the closing takes before the target is gone.
+    pub drain_ms: u64,
 }
 
 /// A target group of instance/IP targets.
@@ -82,6 +126,9 @@ pub struct TargetGroup {
     /// target their first request went to. Background requests come from short-lived clients
     /// and are routed by `routing`.
     pub sticky: bool,
+    /// This group's backend keep-alive, when it differs from [`Scenario::backend_keepalive_ms`]
+    /// (another application behind the same load balancer).
+    pub backend_keepalive_ms: Option<u64>,
 }
 
 /// Per-request probabilities of the failures that are **not** the keep-alive race. They apply
@@ -132,6 +179,10 @@ pub struct Scenario {
     pub request_rate: f64,
     /// Recurring clients on top of the background traffic.
     pub pollers: Vec<Poller>,
+    /// Bursts of simultaneous requests to one target.
+    pub bursts: Vec<Burst>,
+    /// Targets that shut down (a deploy) during the interval.
+    pub shutdowns: Vec<Shutdown>,
     /// True backend keep-alive K in ms (Node's `keepAliveTimeout`, default 5000): the backend
     /// closes a connection idle for K.
     pub backend_keepalive_ms: u64,
@@ -168,6 +219,7 @@ fn shop_web_tg(targets: &[&str]) -> TargetGroup {
         traffic_weight: 1.0,
         routing: Routing::RoundRobin,
         sticky: true,
+        backend_keepalive_ms: None,
     }
 }
 
@@ -186,6 +238,8 @@ impl Default for Scenario {
             duration_s: 300,
             request_rate: 0.5,
             pollers: Vec::new(),
+            bursts: Vec::new(),
+            shutdowns: Vec::new(),
             backend_keepalive_ms: 65_000,
             alb_idle_timeout_s: 60,
             fin_delta_us: 1_000,
@@ -219,6 +273,8 @@ impl Scenario {
                     jitter_us: 4_000,
                     offset_ms: 1_250,
                     target_group: 0,
+                    waits_for_answer: false,
+                    max_requests: None,
                 },
                 Poller {
                     kind: PollerKind::HealthCheck,
@@ -226,6 +282,8 @@ impl Scenario {
                     jitter_us: 2_000,
                     offset_ms: 7_400,
                     target_group: 0,
+                    waits_for_answer: false,
+                    max_requests: None,
                 },
             ],
             backend_keepalive_ms: 5_000,
@@ -261,6 +319,8 @@ impl Scenario {
                 jitter_us: 4_000,
                 offset_ms: 40 + 53 * i,
                 target_group: 2,
+                waits_for_answer: false,
+                max_requests: None,
             })
             .collect();
         pollers.extend((0..2).map(|i| Poller {
@@ -269,6 +329,8 @@ impl Scenario {
             jitter_us: 2_000,
             offset_ms: 1_000 + 5_000 * i,
             target_group: 0,
+            waits_for_answer: false,
+            max_requests: None,
         }));
         pollers.extend((0..4).map(|i| Poller {
             kind: PollerKind::MobileApi,
@@ -276,6 +338,8 @@ impl Scenario {
             jitter_us: 20_000,
             offset_ms: 2_000 + 7_000 * i,
             target_group: 1,
+            waits_for_answer: false,
+            max_requests: None,
         }));
         let request_rate = 500.0;
         // Calibrated average line length of this mix (measured, ~700 bytes); the byte cap then
@@ -291,6 +355,7 @@ impl Scenario {
                     traffic_weight: 0.6,
                     routing: Routing::RoundRobin,
                     sticky: false,
+                    backend_keepalive_ms: None,
                 },
                 TargetGroup {
                     name: "shop-api-tg".into(),
@@ -299,6 +364,7 @@ impl Scenario {
                     traffic_weight: 0.4,
                     routing: Routing::RoundRobin,
                     sticky: false,
+                    backend_keepalive_ms: None,
                 },
                 TargetGroup {
                     name: "shop-dash-tg".into(),
@@ -307,6 +373,7 @@ impl Scenario {
                     traffic_weight: 0.0005,
                     routing: Routing::RoundRobin,
                     sticky: true,
+                    backend_keepalive_ms: None,
                 },
             ],
             request_rate,

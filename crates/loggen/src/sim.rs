@@ -103,6 +103,7 @@ impl Eq for Rec {}
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Counts {
     pub races: u64,
+    pub shutdown_races: u64,
     pub refused: u64,
     pub app_502: u64,
     pub lambda: u64,
@@ -128,6 +129,16 @@ enum Take {
     New,
     /// Written onto a connection the backend already closed; carries its idle time.
     Race(i64),
+    /// Written onto a connection the shutting-down backend closed.
+    ShutdownRace,
+    /// The shutting-down backend refused a new connection.
+    Refused,
+}
+
+struct BurstState {
+    next_us: i64,
+    n: u64,
+    rng: Rng,
 }
 
 struct PollerState {
@@ -141,6 +152,7 @@ struct PollerState {
 /// Source ids mixed into per-request seeds.
 const SRC_BACKGROUND: u64 = 1;
 const SRC_POLLER: u64 = 2;
+const SRC_BURST: u64 = 4;
 
 /// Share of background requests that come from a client connection not seen before.
 const P_NEW_CLIENT: f64 = 0.2;
@@ -151,9 +163,13 @@ pub(crate) struct Sim<'s> {
     sc: &'s Scenario,
     start_us: i64,
     end_us: i64,
-    k_us: i64,
     alb_idle_us: i64,
-    close_after_us: i64,
+    /// Per target: the backend keep-alive and when the ALB has forgotten a connection.
+    k_us: Vec<i64>,
+    close_after_us: Vec<i64>,
+    /// Per target: the shutdown window `[closing, gone)`, absolute µs.
+    shutdown: Vec<Option<(i64, i64)>>,
+    bursts: Vec<BurstState>,
     targets: Vec<TargetState>,
     tg_base: Vec<usize>,
     rr: Vec<usize>,
@@ -253,6 +269,23 @@ pub(crate) fn validate(sc: &Scenario) -> io::Result<()> {
     if !sc.pollers.iter().all(poller_ok) {
         return Err(invalid("a poller period, offset or jitter is out of range".into()));
     }
+    let burst_ok = |b: &crate::scenario::Burst| {
+        b.period_ms > 0
+            && b.period_ms <= YEAR_S * 1000
+            && b.offset_ms <= YEAR_S * 1000
+            && b.jitter_us <= 3_600_000_000
+            && (1..=10_000).contains(&b.size)
+    };
+    if !sc.bursts.iter().all(burst_ok) {
+        return Err(invalid("a burst size, period, offset or jitter is out of range".into()));
+    }
+    let shutdown_ok =
+        |d: &crate::scenario::Shutdown| d.at_ms <= YEAR_S * 1000 && d.drain_ms <= 3_600_000;
+    let group_keepalive_ok =
+        sc.target_groups.iter().all(|t| t.backend_keepalive_ms.is_none_or(|k| k <= YEAR_S * 1000));
+    if !sc.shutdowns.iter().all(shutdown_ok) || !group_keepalive_ok {
+        return Err(invalid("a shutdown or a target group keep-alive is out of range".into()));
+    }
     if sc.response_median_ms > 600_000.0 || sc.response_sigma > 3.0 {
         return Err(invalid("response times beyond 10 minutes / sigma 3".into()));
     }
@@ -264,14 +297,24 @@ impl<'s> Sim<'s> {
         validate(sc)?;
         let start_us = sc.start_unix_s.saturating_mul(1_000_000);
         // validate() bounded every input, so these conversions cannot overflow.
-        let k_us = sc.backend_keepalive_ms as i64 * 1000;
         let alb_idle_us = sc.alb_idle_timeout_s as i64 * 1_000_000;
-        let close_after_us = (k_us + sc.fin_delta_us as i64).min(alb_idle_us);
         let mut tg_base = Vec::with_capacity(sc.target_groups.len());
+        let mut k_us = Vec::new();
         let mut n = 0;
         for tg in &sc.target_groups {
             tg_base.push(n);
             n += tg.targets.len();
+            let k = tg.backend_keepalive_ms.unwrap_or(sc.backend_keepalive_ms) as i64 * 1000;
+            k_us.extend(std::iter::repeat_n(k, tg.targets.len()));
+        }
+        let close_after_us =
+            k_us.iter().map(|k| (k + sc.fin_delta_us as i64).min(alb_idle_us)).collect();
+        let mut shutdown = vec![None; n];
+        for d in &sc.shutdowns {
+            let tg = d.target_group % sc.target_groups.len();
+            let target = tg_base[tg] + d.target % sc.target_groups[tg].targets.len();
+            let at = start_us + d.at_ms as i64 * 1000;
+            shutdown[target] = Some((at, at + d.drain_ms as i64 * 1000));
         }
         let tg_cum = sc
             .target_groups
@@ -285,9 +328,17 @@ impl<'s> Sim<'s> {
             sc,
             start_us,
             end_us: start_us.saturating_add((sc.duration_s as i64) * 1_000_000),
-            k_us,
             alb_idle_us,
+            k_us,
             close_after_us,
+            shutdown,
+            bursts: (0..sc.bursts.len())
+                .map(|i| BurstState {
+                    next_us: sc.bursts[i].offset_ms as i64 * 1000,
+                    n: 0,
+                    rng: Rng::derive(sc.seed, SRC_BURST, i as u64),
+                })
+                .collect(),
             targets: (0..n).map(|_| TargetState::default()).collect(),
             tg_base,
             rr: vec![0; sc.target_groups.len()],
@@ -336,13 +387,20 @@ impl<'s> Sim<'s> {
         let span = self.end_us - self.start_us;
         let mut written = 0u64;
         loop {
-            // Earliest source; ties go to the background stream, then poller order.
+            // Earliest source; ties go to the background stream, then poller, then burst order.
             let mut src: Option<usize> = None;
             let mut t = if self.bg_next_us.is_finite() { self.bg_next_us as i64 } else { i64::MAX };
             for (i, p) in self.pollers.iter().enumerate() {
                 if p.next_us < t {
                     t = p.next_us;
                     src = Some(i);
+                }
+            }
+            let polls = self.pollers.len();
+            for (i, b) in self.bursts.iter().enumerate() {
+                if b.next_us < t {
+                    t = b.next_us;
+                    src = Some(polls + i);
                 }
             }
             if t >= span || self.sc.max_bytes.is_some_and(|m| written >= m) {
@@ -361,13 +419,27 @@ impl<'s> Sim<'s> {
                     self.bg_n += 1;
                     self.bg_next_us += self.bg_interarrival();
                 }
+                Some(i) if i >= polls => {
+                    let i = i - polls;
+                    self.burst(i, arrival);
+                    let b = &self.sc.bursts[i];
+                    let st = &mut self.bursts[i];
+                    let late = st.rng.below(b.jitter_us) as i64;
+                    st.next_us += b.period_ms as i64 * 1000 + late;
+                    st.n += 1;
+                }
                 Some(i) => {
-                    self.poll(i, arrival);
+                    let answered = self.poll(i, arrival);
                     let p = &self.sc.pollers[i];
                     let st = &mut self.pollers[i];
                     let late = st.rng.below(p.jitter_us) as i64;
-                    st.next_us += p.period_ms as i64 * 1000 + late;
+                    let from =
+                        if p.waits_for_answer { answered - self.start_us } else { st.next_us };
+                    st.next_us = from + p.period_ms as i64 * 1000 + late;
                     st.n += 1;
+                    if p.max_requests.is_some_and(|m| st.n >= m) {
+                        st.next_us = i64::MAX;
+                    }
                 }
             }
         }
@@ -450,7 +522,7 @@ impl<'s> Sim<'s> {
         self.clients[slot]
     }
 
-    fn route(&mut self, tg: usize, r: &mut Rng) -> usize {
+    fn route(&mut self, tg: usize, r: &mut Rng, at: i64) -> usize {
         let n = self.sc.target_groups[tg].targets.len();
         let i = match self.sc.target_groups[tg].routing {
             Routing::RoundRobin => {
@@ -460,12 +532,25 @@ impl<'s> Sim<'s> {
             }
             Routing::Random => r.below(n as u64) as usize,
         };
-        self.tg_base[tg] + i
+        self.registered(tg, self.tg_base[tg] + i, at)
+    }
+
+    /// `target`, or the next target of its group that is still registered at `at` (a target
+    /// is deregistered once its shutdown is over). If none is left, `target` itself.
+    fn registered(&self, tg: usize, target: usize, at: i64) -> usize {
+        let base = self.tg_base[tg];
+        let n = self.sc.target_groups[tg].targets.len();
+        (0..n)
+            .map(|step| base + (target - base + step) % n)
+            .find(|&t| self.shutdown[t].is_none_or(|(_, gone)| at < gone))
+            .unwrap_or(target)
     }
 
     /// The pool step, at the moment the ALB writes the request (`dispatch`, µs).
     fn take_conn(&mut self, target: usize, dispatch: i64) -> Take {
-        let close_after = self.close_after_us;
+        let close_after = self.close_after_us[target];
+        let k_us = self.k_us[target];
+        let closing = self.shutdown[target].is_some_and(|(at, _)| dispatch >= at);
         let st = &mut self.targets[target];
         let mut i = 0;
         while i < st.busy.len() {
@@ -490,13 +575,18 @@ impl<'s> Sim<'s> {
             }
         };
         match pick {
+            None if closing => Take::Refused,
             None => {
                 self.counts.connections_opened += 1;
                 Take::New
             }
+            Some(i) if closing => {
+                st.idle.swap_remove(i);
+                Take::ShutdownRace
+            }
             Some(i) => {
                 let idle = dispatch - st.idle.swap_remove(i);
-                if idle >= self.k_us && idle < self.alb_idle_us {
+                if idle >= k_us && idle < self.alb_idle_us {
                     Take::Race(idle)
                 } else {
                     Take::Reused
@@ -595,7 +685,7 @@ impl<'s> Sim<'s> {
             _ => {}
         }
         let tg = self.pick_tg(&mut r);
-        let target = self.route(tg, &mut r);
+        let target = self.route(tg, &mut r, arrival);
         rec.tg = tg as u16;
         rec.target = target as u32;
         if class == Kind::Refused {
@@ -618,7 +708,8 @@ impl<'s> Sim<'s> {
         self.tg_cum.partition_point(|&c| c <= x).min(self.tg_cum.len() - 1)
     }
 
-    fn poll(&mut self, i: usize, arrival: i64) {
+    /// One poll; returns when its response ended.
+    fn poll(&mut self, i: usize, arrival: i64) -> i64 {
         let p = &self.sc.pollers[i];
         let kind = p.kind;
         let tg = p.target_group % self.sc.target_groups.len();
@@ -641,23 +732,45 @@ impl<'s> Sim<'s> {
         }
         let target = if self.sc.target_groups[tg].sticky && kind != PollerKind::HealthCheck {
             match self.pollers[i].sticky {
-                Some(t) => t,
+                Some(t) => {
+                    let t = self.registered(tg, t, arrival);
+                    self.pollers[i].sticky = Some(t);
+                    t
+                }
                 None => {
-                    let t = self.route(tg, &mut r);
+                    let t = self.route(tg, &mut r, arrival);
                     self.pollers[i].sticky = Some(t);
                     t
                 }
             }
         } else {
-            self.route(tg, &mut r)
+            self.route(tg, &mut r, arrival)
         };
         rec.tg = tg as u16;
         rec.target = target as u32;
-        self.forward(&mut r, rec, target, Kind::Ok);
+        self.forward(&mut r, rec, target, Kind::Ok)
     }
 
-    /// Dispatches a request that reached a target group onto a backend connection.
-    fn forward(&mut self, r: &mut Rng, mut rec: Rec, target: usize, class: Kind) {
+    /// One burst: `size` requests to one target in the same millisecond.
+    fn burst(&mut self, i: usize, arrival: i64) {
+        let b = &self.sc.bursts[i];
+        let (size, tg) = (b.size, b.target_group % self.sc.target_groups.len());
+        let target = self.tg_base[tg] + b.target % self.sc.target_groups[tg].targets.len();
+        let target = self.registered(tg, target, arrival);
+        let n = self.bursts[i].n;
+        for j in 0..u64::from(size) {
+            let mut r = Rng::derive(self.sc.seed, SRC_BURST, (i as u64) << 40 | n << 14 | j);
+            let client = self.pick_client(&mut r);
+            let mut rec = self.base_rec(&mut r, arrival, client, vocab::EP_FEED);
+            rec.tg = tg as u16;
+            rec.target = target as u32;
+            self.forward(&mut r, rec, target, Kind::Ok);
+        }
+    }
+
+    /// Dispatches a request that reached a target group onto a backend connection; returns
+    /// when its line is written (`time`).
+    fn forward(&mut self, r: &mut Rng, mut rec: Rec, target: usize, class: Kind) -> i64 {
         let arrival = rec.rct_us;
         let rpt = if r.chance(0.92) { 0 } else { 1000 };
         let dispatch = arrival + rpt;
@@ -672,8 +785,31 @@ impl<'s> Sim<'s> {
                 rec.elb_status = 502;
                 rec.sent = r.range(272, 700) as u32;
                 rec.time_us = dispatch + rec.tpt_us;
+                let time = rec.time_us;
                 self.push(rec);
-                return;
+                return time;
+            }
+            Take::ShutdownRace => {
+                self.counts.shutdown_races += 1;
+                rec.kind = Kind::Race;
+                rec.tpt_us = r.range(0, 2999) as i64;
+                rec.elb_status = 502;
+                rec.sent = r.range(272, 700) as u32;
+                rec.time_us = dispatch + rec.tpt_us;
+                let time = rec.time_us;
+                self.push(rec);
+                return time;
+            }
+            Take::Refused => {
+                self.counts.refused += 1;
+                rec.kind = Kind::Refused;
+                rec.rpt_us = -1;
+                rec.elb_status = 502;
+                rec.sent = r.range(272, 700) as u32;
+                rec.time_us = arrival + r.range(200, 1500) as i64;
+                let time = rec.time_us;
+                self.push(rec);
+                return time;
             }
             Take::New => r.range(200, 900) as i64,
             Take::Reused => 0,
@@ -740,6 +876,8 @@ impl<'s> Sim<'s> {
                 self.targets[target].busy.push((rec.time_us, true));
             }
         }
+        let time = rec.time_us;
         self.push(rec);
+        time
     }
 }

@@ -1,7 +1,10 @@
 //! The invocation: event in, result out. Translates the event into object reads and the
 //! diagnoses into the result; the decisions live in `alb_findings` and `alb_actions`.
 
-use alb_actions::aws::S3Objects;
+use std::time::{Duration, SystemTime};
+
+use alb_actions::aws::{self, S3Objects};
+use alb_actions::metrics::{self, Metric, Unit};
 use alb_actions::{DetectorResult, Finding, ObjectOutcome, ObjectReport, Source, arn};
 use alb_findings::Verdict;
 use lambda_runtime::tracing::{self, Instrument};
@@ -43,6 +46,9 @@ impl From<HandlerError> for Diagnostic {
         let error_type = match &error {
             HandlerError::Event(_) => "InvalidEvent",
             HandlerError::Object(alb_actions::Error::ObjectNotFound { .. }) => "ObjectNotFound",
+            HandlerError::Object(alb_actions::Error::ObjectAccessDenied { .. }) => {
+                "ObjectAccessDenied"
+            }
             HandlerError::Object(e) if e.is_retryable() => "Retryable",
             HandlerError::Object(_) => "UnreadableObject",
             HandlerError::Result(_) => "InternalError",
@@ -62,6 +68,8 @@ impl From<HandlerError> for Diagnostic {
 /// be read to its end: the invocation fails so that Lambda retries it and finally hands it to
 /// the failure destination.
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+    let deadline = event.context.deadline();
+    let deps = &Invocation { deps, deadline };
     match events::parse(&event.payload)? {
         Event::Test => {
             tracing::info!(decision = "skipped", reason = "s3:TestEvent", "test event");
@@ -80,7 +88,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Han
     }
 }
 
-async fn run_batch(deps: &Deps, batch: BatchEvent) -> BatchResponse {
+async fn run_batch(deps: &Invocation<'_>, batch: BatchEvent) -> BatchResponse {
     let mut results = Vec::with_capacity(batch.tasks.len());
     for task in &batch.tasks {
         let outcome = detect(deps, &task.object).instrument(span(&task.object)).await;
@@ -124,8 +132,63 @@ fn span(object: &ObjectRef) -> tracing::Span {
     tracing::info_span!("object", bucket = %object.bucket, key = %object.key)
 }
 
-/// Reads and diagnoses one object, or skips it if it is not an ALB access log.
+/// Attempts at reading one object when the connection breaks or stalls part way: each starts
+/// from the first byte with a fresh diagnosis.
+pub const READ_ATTEMPTS: u32 = 3;
+/// Work on an object stops this long before the invocation's deadline, so that the failure
+/// names the object rather than being Lambda's bare timeout.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+
+/// The dependencies and the deadline of one invocation.
+struct Invocation<'a> {
+    deps: &'a Deps,
+    deadline: SystemTime,
+}
+
+/// Reads and diagnoses one object, or skips it if it is not an ALB access log; gives up
+/// [`DEADLINE_MARGIN`] before the invocation's deadline.
 async fn detect(
+    invocation: &Invocation<'_>,
+    object: &ObjectRef,
+) -> Result<(ObjectReport, Vec<Finding>), alb_actions::Error> {
+    let work = detect_object(invocation.deps, object);
+    let Some(left) = aws::time_left(invocation.deadline, SystemTime::now(), DEADLINE_MARGIN) else {
+        return work.await;
+    };
+    tokio::time::timeout(left, work).await.unwrap_or_else(|_| {
+        Err(alb_actions::Error::Deadline {
+            resource: format!("s3://{}/{}", object.bucket, object.key),
+            margin_ms: u64::try_from(DEADLINE_MARGIN.as_millis()).unwrap_or(u64::MAX),
+            what: "reading and diagnosing the object".into(),
+        })
+    })
+}
+
+/// Reads the object; a broken or stalled body is read again from the start, at most
+/// [`READ_ATTEMPTS`] times in all.
+async fn read_object(
+    deps: &Deps,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+    options: &alb_findings::Options,
+) -> Result<alb_findings::Diagnosis, alb_actions::Error> {
+    let mut attempt = 1;
+    loop {
+        match deps.objects.diagnose(bucket, key, version, options).await {
+            Err(error @ alb_actions::Error::Read { .. })
+                if error.is_retryable() && attempt < READ_ATTEMPTS =>
+            {
+                tracing::warn!(bucket, key, attempt, error = %error, "reading again from the start");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn detect_object(
     deps: &Deps,
     object: &ObjectRef,
 ) -> Result<(ObjectReport, Vec<Finding>), alb_actions::Error> {
@@ -142,17 +205,25 @@ async fn detect(
         }
     };
     let options = deps.config.options();
+    let started = std::time::Instant::now();
     let mut key = object.key.clone();
     let version = object.version_id.as_deref();
-    let diagnosis = match deps.objects.diagnose(bucket, &key, version, &options).await {
-        Err(alb_actions::Error::ObjectNotFound { .. }) if object.alternative_key.is_some() => {
+    // Without s3:ListBucket (the role has none) S3 answers a missing key with 403, not 404: both
+    // mean "maybe the other reading of the key".
+    let diagnosis = match read_object(deps, bucket, &key, version, &options).await {
+        Err(
+            alb_actions::Error::ObjectNotFound { .. }
+            | alb_actions::Error::ObjectAccessDenied { .. },
+        ) if object.alternative_key.is_some() => {
             key = object.alternative_key.clone().unwrap_or_default();
             tracing::info!(bucket, key = %key, "not found as given; trying the form-decoded key");
-            deps.objects.diagnose(bucket, &key, version, &options).await
+            read_object(deps, bucket, &key, version, &options).await
         }
         other => other,
     }
     .inspect_err(|error| tracing::error!(bucket, key = %key, error = %error, "object"))?;
+    let scan_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    emit_metrics(&deps.config.metrics_namespace, &diagnosis, bucket, &key, scan_ms);
     let source = Source { bucket: bucket.to_string(), key: key.clone() };
     let findings: Vec<Finding> = diagnosis
         .load_balancers
@@ -180,4 +251,59 @@ async fn detect(
         keepalive_502,
     };
     Ok((ObjectReport { bucket: bucket.into(), key, outcome }, findings))
+}
+
+/// One EMF document per load balancer in the object (CloudWatch extracts the metrics from the
+/// function's log): requests, 502s (all, keep-alive races, each class), the estimate, and the
+/// object's malformed lines and scan time.
+fn emit_metrics(
+    namespace: &str,
+    diagnosis: &alb_findings::Diagnosis,
+    bucket: &str,
+    key: &str,
+    scan_ms: u64,
+) {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    for lb in &diagnosis.load_balancers {
+        let document = metrics::emf_document(
+            namespace,
+            &lb.load_balancer,
+            &lb_metrics(lb, diagnosis, scan_ms),
+            now_ms,
+            &[
+                ("object", json!(format!("s3://{bucket}/{key}"))),
+                ("verdict", json!(lb.verdict.as_str())),
+            ],
+        );
+        metrics::print(&document);
+    }
+}
+
+/// The metrics of one load balancer in one object.
+pub fn lb_metrics(
+    lb: &alb_findings::LoadBalancerFindings,
+    diagnosis: &alb_findings::Diagnosis,
+    scan_ms: u64,
+) -> Vec<Metric> {
+    let count = |v: u64| v as f64;
+    let mut list = vec![
+        Metric::new("Requests", Unit::Count, count(lb.requests)),
+        Metric::new("ELB502", Unit::Count, count(lb.elb_502)),
+        Metric::new("KeepAliveRace502", Unit::Count, count(lb.keepalive_502)),
+    ];
+    for class in alb_findings::Elb502Class::ALL {
+        list.push(Metric::new(
+            format!("ELB502_{}", class.name()),
+            Unit::Count,
+            count(lb.elb_502_by_class.get(class)),
+        ));
+    }
+    if let Some(ms) = lb.estimated_backend_keepalive_ms {
+        list.push(Metric::new("EstimatedBackendKeepAliveMs", Unit::Milliseconds, f64::from(ms)));
+    }
+    list.push(Metric::new("MalformedLines", Unit::Count, count(diagnosis.malformed_lines)));
+    list.push(Metric::new("ScanTime", Unit::Milliseconds, count(scan_ms)));
+    list
 }

@@ -108,7 +108,7 @@ fn main() -> Result<()> {
     set_cores(2);
     let scan_pipelined = best(args.runs, || {
         let lines = alb_lines::LineReader::pipelined(File::open(&gzip)?, options.read)?;
-        let d = alb_findings::diagnose_lines(lines, &options.detect)?;
+        let d = alb_findings::diagnose_lines(lines, &options)?;
         anyhow::ensure!(d.lines == summary.0);
         Ok(())
     })?;

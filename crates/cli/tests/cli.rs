@@ -250,42 +250,51 @@ fn race_times_in_json_and_text() {
 
 #[test]
 fn races_over_many_hours_are_listed_in_order_first_and_last_hours_kept() {
-    let race_line =
-        json(&[sample("27").to_str().unwrap()])["load_balancers"][0]["samples"][0]["line"]
-            .as_str()
-            .unwrap()
-            .to_string();
-    let (kind, rest) = race_line.split_once(' ').unwrap();
-    let (_, rest) = rest.split_once(' ').unwrap();
-    // 30 hours from 2026-11-27T00 with 1, 2, ... races, fed newest first.
-    let mut input = String::new();
+    use std::io::Read as _;
+    let mut incident = String::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(sample("27")).unwrap())
+        .read_to_string(&mut incident)
+        .unwrap();
+    assert!(incident.lines().all(|l| l.contains("2026-11-27T09:")), "the sample spans 09:30-09:35");
+    // The incident again in each of 30 hours from 2026-11-27T00, one object per hour, named on
+    // the command line newest first.
+    let dir = std::env::temp_dir().join(format!("alb-keepalive-hours-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut paths = Vec::new();
     for hour in (0..30u32).rev() {
-        let day = 27 + hour / 24;
-        for _ in 0..=hour {
-            input
-                .push_str(&format!("{kind} 2026-11-{day}T{:02}:15:00.000000Z {rest}\n", hour % 24));
-        }
+        let shifted = incident
+            .replace("2026-11-27T09:", &format!("2026-11-{}T{:02}:", 27 + hour / 24, hour % 24));
+        let path = dir.join(format!("hour-{hour}.log"));
+        std::fs::write(&path, shifted).unwrap();
+        paths.push(path.to_str().unwrap().to_string());
     }
-    let out = scan(&["--format", "json", "-"], Some(input.as_bytes()));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let report = json(&paths);
+    let out = scan(&paths, None);
+    std::fs::remove_dir_all(&dir).unwrap();
+
     let lb = &report["load_balancers"][0];
-    assert_eq!(lb["keepalive_502"], 465, "1 + 2 + ... + 30");
-    assert_eq!(lb["first_race_at"], "2026-11-27T00:15:00Z");
-    assert_eq!(lb["last_race_at"], "2026-11-28T05:15:00Z");
+    assert_eq!(lb["keepalive_502"], 240, "8 races in each of 30 hours");
+    assert_eq!(lb["first_race_at"], "2026-11-27T00:30:21.260345Z");
+    assert_eq!(lb["last_race_at"], "2026-11-28T05:34:56.363502Z");
     let hours = lb["races_by_hour"].as_array().unwrap();
     assert_eq!(hours.len(), 30);
-    assert_eq!(hours[0], serde_json::json!({"hour": "2026-11-27T00:00:00Z", "races": 1}));
-    assert_eq!(hours[29], serde_json::json!({"hour": "2026-11-28T05:00:00Z", "races": 30}));
+    assert_eq!(hours[0], serde_json::json!({"hour": "2026-11-27T00:00:00Z", "races": 8}));
+    assert_eq!(hours[29], serde_json::json!({"hour": "2026-11-28T05:00:00Z", "races": 8}));
 
-    let out = scan(&["-"], Some(input.as_bytes()));
     let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "Races logged from 2026-11-27T00:30:21.260345Z to 2026-11-28T05:34:56.363502Z; per hour (UTC):"
+        ),
+        "{text}"
+    );
     let listed: Vec<&str> = text.lines().filter(|l| l.starts_with("    2026-11-")).collect();
     assert_eq!(listed.len(), 24, "12 first and 12 last hours:\n{text}");
-    assert_eq!(listed[0], "    2026-11-27T00:00:00Z  1 race");
-    assert_eq!(listed[11], "    2026-11-27T11:00:00Z  12 races");
-    assert_eq!(listed[12], "    2026-11-27T18:00:00Z  19 races");
-    assert_eq!(listed[23], "    2026-11-28T05:00:00Z  30 races");
+    assert_eq!(listed[0], "    2026-11-27T00:00:00Z  8 races");
+    assert_eq!(listed[11], "    2026-11-27T11:00:00Z  8 races");
+    assert_eq!(listed[12], "    2026-11-27T18:00:00Z  8 races");
+    assert_eq!(listed[23], "    2026-11-28T05:00:00Z  8 races");
     assert!(
         text.contains("... 6 more hours with races (all in --format json: races_by_hour) ..."),
         "{text}"

@@ -726,3 +726,73 @@ fn lookup(env: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
+
+/// A query-protocol call (`Action=...`) to the emulator over plain HTTP, for services the
+/// tests have no SDK client for (IAM). Only valid while the emulator does not enforce IAM (it
+/// then checks no signature). Returns the response body.
+///
+/// # Panics
+///
+/// When the emulator cannot be reached or answers with an error status.
+pub fn moto_query(service: &str, form: &[(&str, &str)]) -> String {
+    let body: Vec<String> =
+        form.iter().map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v))).collect();
+    let body = body.join("&");
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    let (status, text) = moto_http(
+        "POST",
+        "/",
+        &[("Content-Type", "application/x-www-form-urlencoded"), ("Authorization", &authorization)],
+        &body,
+    );
+    assert!(status < 300, "{service} {form:?}: HTTP {status}: {text}");
+    text
+}
+
+/// Switches the emulator's IAM enforcement on (every later request must be signed by a user
+/// whose policies allow its action; S3 also checks the resource) or off.
+pub fn moto_enforce_iam(on: bool) {
+    let count = if on { "0" } else { "inf" };
+    let (status, text) = moto_http("POST", "/moto-api/reset-auth", &[], count);
+    assert_eq!(status, 200, "reset-auth: {text}");
+}
+
+fn moto_http(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    use std::io::Read;
+    let address = moto().endpoint.trim_start_matches("http://").to_string();
+    let mut stream = TcpStream::connect(&address).expect("connect to moto");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).expect("write to moto");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read from moto");
+    let status = response.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let text = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+    (status, text)
+}
+
+/// The text between `<tag>` and `</tag>` in an XML answer.
+pub fn xml_value(xml: &str, tag: &str) -> Option<String> {
+    let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = xml[start..].find(&format!("</{tag}>"))? + start;
+    Some(xml[start..end].to_string())
+}
+
+/// An SDK configuration for the emulator with these credentials.
+pub async fn sdk_config_as(access_key: &str, secret_key: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(&moto().endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(access_key, secret_key, None, None, "moto-user"))
+        .load()
+        .await
+}

@@ -34,6 +34,11 @@ enum When {
     ApplyWithReload,
 }
 
+/// Condition keys of a request with their values.
+type Context = &'static [(&'static str, &'static [&'static str])];
+/// One IAM request an operation makes: `(action, resource, context)`.
+type Need = (&'static str, &'static str, Context);
+
 /// One SDK operation: the fluent-builder method the code calls and the IAM requests it makes.
 struct Op {
     call: &'static str,
@@ -41,10 +46,7 @@ struct Op {
     when: When,
     /// `(action, resource, [(condition key, values)])`; `{doc}` in a resource is the stack's
     /// reload document.
-    needs: &'static [(
-        &'static str,
-        &'static str,
-        &'static [(&'static str, &'static [&'static str])],
+    needs: &'static [Need],
     )],
 }
 

@@ -195,8 +195,14 @@ where
     match error {
         SdkError::ServiceError(service) => {
             let err = service.err();
-            let code = err.code().unwrap_or("an unnamed error");
-            let status = sdk_status(error).map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+            let status_code = sdk_status(error);
+            // A body the SDK cannot parse still has its status (an IAM refusal in the emulator).
+            let code = err.code().unwrap_or(match status_code {
+                Some(403) => "AccessDenied",
+                Some(404) => "NotFound",
+                _ => "an error without a code",
+            });
+            let status = status_code.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
             match err.message().map(str::trim).filter(|m| !m.is_empty()) {
                 Some(message) => format!("{code}: {}{status}", one_line(message)),
                 None => format!("{code}{status}"),

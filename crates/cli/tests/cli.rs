@@ -300,3 +300,117 @@ fn races_over_many_hours_are_listed_in_order_first_and_last_hours_kept() {
         "{text}"
     );
 }
+
+fn gunzip(path: &Path) -> String {
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()),
+        &mut text,
+    )
+    .unwrap();
+    text
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("alb-keepalive-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn terminal_controls_in_log_lines_are_escaped_in_the_text_report() {
+    let hostile = gunzip(&sample("27"))
+        .replace("\" \"Mozilla", "\" \"\u{1b}]0;pwned\u{7}\u{1b}[2J\u{0}\u{9b}31mMozilla")
+        .replace(":targetgroup/", ":targetgroup/\u{1b}[31m");
+    let out = scan(&["-"], Some(hostile.as_bytes()));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("KEEP-ALIVE RACE"), "{text}");
+    for control in ['\u{1b}', '\u{0}', '\u{7}', '\u{9b}'] {
+        assert!(!text.contains(control), "{control:?} reached the terminal:\n{text}");
+    }
+    assert!(text.contains("sample: ") && text.contains("\\u{1b}]0;pwned\\u{7}"), "{text}");
+    assert!(text.contains("\\u{1b}[31m"), "the target group name is escaped too:\n{text}");
+    // JSON keeps the bytes (escaped by JSON itself): consumers get the line as written.
+    let out = scan(&["--format", "json", "-"], Some(hostile.as_bytes()));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let line = report["load_balancers"][0]["samples"][0]["line"].as_str().unwrap();
+    assert!(line.contains('\u{1b}'));
+}
+
+#[test]
+fn a_scan_that_reads_nothing_usable_exits_3_with_the_reason() {
+    let out = scan(&["--format", "json", "-"], Some(b"a\nb\nnot a log\n"));
+    assert_eq!(out.status.code(), Some(3));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["lines"].as_u64(), report["malformed_lines"].as_u64()), (Some(0), Some(3)));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no valid access-log entry in 1 object (3 malformed lines)"),
+        "{stderr}"
+    );
+
+    let dir = temp_dir("empty");
+    std::fs::write(dir.join("notes.txt"), b"hello").unwrap();
+    let out = scan(&[dir.to_str().unwrap()], None);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no ALB access-log objects to scan in"), "{stderr}");
+    assert!(stderr.contains("(1 skipped; --verbose names them)"), "{stderr}");
+}
+
+#[test]
+fn a_gz_named_object_that_is_not_gzip_is_read_with_a_note() {
+    let dir = temp_dir("plain-gz");
+    let path = dir.join("renamed.log.gz");
+    std::fs::write(&path, gunzip(&sample("27"))).unwrap();
+    let report = json(&[path.to_str().unwrap()]);
+    let text = scan(&[path.to_str().unwrap()], None);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(report["lines"], 139, "read as plain text");
+    let notes = report["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 1);
+    let note = notes[0].as_str().unwrap();
+    assert!(note.contains("renamed.log.gz") && note.contains("not gzip"), "{note}");
+    assert!(String::from_utf8_lossy(&text.stdout).contains("note: "));
+    assert_eq!(json(&[sample("27").to_str().unwrap()])["notes"], serde_json::json!([]));
+}
+
+#[test]
+fn errors_are_one_sentence_naming_the_object_with_the_cause_once() {
+    let dir = temp_dir("errors");
+    let cut = dir.join("cut.log.gz");
+    let gz = std::fs::read(sample("27")).unwrap();
+    std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
+    let junk = dir.join("junk.log");
+    std::fs::write(&junk, "a\n".repeat(100_000)).unwrap();
+    let cut_out = scan(&[cut.to_str().unwrap()], None);
+    let junk_out = scan(&[junk.to_str().unwrap()], None);
+    let missing_out = scan(&[dir.join("gone.log").to_str().unwrap()], None);
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let stderr = String::from_utf8(cut_out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "alb-keepalive: cannot read {}: gzip stream is truncated",
+            cut.display()
+        )),
+        "{stderr}"
+    );
+    let cause = stderr.rsplit(": ").next().unwrap().trim();
+    assert_eq!(stderr.matches(cause).count(), 1, "the cause {cause:?} is printed once: {stderr}");
+
+    assert_eq!(junk_out.status.code(), Some(2));
+    let stderr = String::from_utf8(junk_out.stderr).unwrap();
+    assert!(stderr.contains(&format!("cannot read {}", junk.display())), "{stderr}");
+    assert!(
+        stderr.contains("1001 of the first 1001 lines are not ALB access-log entries"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("not an ALB access log"), "{stderr}");
+
+    let stderr = String::from_utf8(missing_out.stderr).unwrap();
+    assert!(stderr.contains("gone.log") && stderr.lines().count() == 1, "{stderr}");
+}

@@ -12,7 +12,7 @@
 //! same actions on `*` without conditions. Their resources and conditions are checked by
 //! `permission_map.rs` instead.
 
-use alb_actions::aws::{Elbv2, S3Objects, Ssm, s3_client};
+use alb_actions::aws::{DynamoJournal, Elbv2, EventBridge, S3Objects, Ssm, s3_client};
 use alb_keepalive_tests::template::Resolved;
 use alb_keepalive_tests::{
     World, invocation, moto_enforce_iam, moto_query, sdk_config_as, xml_value,
@@ -35,8 +35,11 @@ fn as_moto_enforces(policy: &Value) -> Value {
             if actions.iter().all(|a| a.starts_with("s3:")) {
                 return Some(statement.clone());
             }
-            let calls_emulated_service =
-                actions.iter().any(|a| a.starts_with("elasticloadbalancing:") || a.starts_with("ssm:"));
+            let calls_emulated_service = actions.iter().any(|a| {
+                ["elasticloadbalancing:", "ssm:", "dynamodb:", "events:"]
+                    .iter()
+                    .any(|service| a.starts_with(service))
+            });
             calls_emulated_service.then(|| {
                 json!({"Sid": statement["Sid"], "Effect": statement["Effect"], "Action": actions, "Resource": "*"})
             })
@@ -83,9 +86,15 @@ fn detector(sdk: &SdkConfig) -> alb_keepalive_detector::Deps {
     }
 }
 
-fn remediator(sdk: &SdkConfig, env: &[(&str, &str)]) -> alb_keepalive_remediator::Deps {
-    let pairs: Vec<(String, String)> =
+fn remediator(
+    world: &World,
+    sdk: &SdkConfig,
+    env: &[(&str, &str)],
+) -> alb_keepalive_remediator::Deps {
+    let mut pairs: Vec<(String, String)> =
         env.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
+    pairs.push(("JOURNAL_TABLE".into(), world.journal_table.clone()));
+    pairs.push(("EVENT_BUS_NAME".into(), world.event_bus.clone()));
     let config = alb_keepalive_remediator::Config::from_lookup(move |name| {
         pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     })
@@ -93,6 +102,8 @@ fn remediator(sdk: &SdkConfig, env: &[(&str, &str)]) -> alb_keepalive_remediator
     alb_keepalive_remediator::Deps {
         balancers: Elbv2::new(aws_sdk_elasticloadbalancingv2::Client::new(sdk)),
         ssm: Ssm::new(aws_sdk_ssm::Client::new(sdk)),
+        journal: DynamoJournal::new(aws_sdk_dynamodb::Client::new(sdk), &config.journal_table),
+        events: EventBridge::new(aws_sdk_eventbridge::Client::new(sdk), &config.event_bus),
         config,
     }
 }
@@ -192,7 +203,7 @@ async fn both_handlers_run_with_exactly_the_template_permissions_and_fail_withou
         // Remediator, dry-run: reads everything it needs.
         let allowed = world.lb_id.clone();
         let report = alb_keepalive_remediator::handler::handle(
-            &remediator(&dry_run_user, &[("ALLOWED_LOAD_BALANCERS", &allowed)]),
+            &remediator(&world, &dry_run_user, &[("ALLOWED_LOAD_BALANCERS", &allowed)]),
             invocation(result.clone()),
         )
         .await
@@ -201,7 +212,11 @@ async fn both_handlers_run_with_exactly_the_template_permissions_and_fail_withou
 
         // The dry-run role cannot write: apply with it fails naming the call and parameter.
         let error = alb_keepalive_remediator::handler::handle(
-            &remediator(&dry_run_user, &[("MODE", "apply"), ("ALLOWED_LOAD_BALANCERS", &allowed)]),
+            &remediator(
+                &world,
+                &dry_run_user,
+                &[("MODE", "apply"), ("ALLOWED_LOAD_BALANCERS", &allowed)],
+            ),
             invocation(result.clone()),
         )
         .await
@@ -212,7 +227,11 @@ async fn both_handlers_run_with_exactly_the_template_permissions_and_fail_withou
 
         // Apply with the apply permissions writes the parameters and their tags.
         let report = alb_keepalive_remediator::handler::handle(
-            &remediator(&apply_user, &[("MODE", "apply"), ("ALLOWED_LOAD_BALANCERS", &allowed)]),
+            &remediator(
+                &world,
+                &apply_user,
+                &[("MODE", "apply"), ("ALLOWED_LOAD_BALANCERS", &allowed)],
+            ),
             invocation(result),
         )
         .await

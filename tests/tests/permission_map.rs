@@ -34,6 +34,11 @@ enum When {
     ApplyWithReload,
 }
 
+/// Condition keys of a request with their values.
+type Context = &'static [(&'static str, &'static [&'static str])];
+/// One IAM request an operation makes: `(action, resource, context)`.
+type Need = (&'static str, &'static str, Context);
+
 /// One SDK operation: the fluent-builder method the code calls and the IAM requests it makes.
 struct Op {
     call: &'static str,
@@ -41,11 +46,7 @@ struct Op {
     when: When,
     /// `(action, resource, [(condition key, values)])`; `{doc}` in a resource is the stack's
     /// reload document.
-    needs: &'static [(
-        &'static str,
-        &'static str,
-        &'static [(&'static str, &'static [&'static str])],
-    )],
+    needs: &'static [Need],
 }
 
 const LOG_KEY: &str = "arn:aws:s3:::shared-logs/alb/AWSLogs/123456789012/elasticloadbalancing/us-east-1/2026/11/27/123456789012_elasticloadbalancing_us-east-1_app.shop-web.50dc6c495c0c9188_20261127T0935Z_10.0.1.5_2x9ab3cd.log.gz";

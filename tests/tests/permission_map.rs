@@ -47,7 +47,6 @@ struct Op {
     /// `(action, resource, [(condition key, values)])`; `{doc}` in a resource is the stack's
     /// reload document.
     needs: &'static [Need],
-    )],
 }
 
 const LOG_KEY: &str = "arn:aws:s3:::shared-logs/alb/AWSLogs/123456789012/elasticloadbalancing/us-east-1/2026/11/27/123456789012_elasticloadbalancing_us-east-1_app.shop-web.50dc6c495c0c9188_20261127T0935Z_10.0.1.5_2x9ab3cd.log.gz";

@@ -133,19 +133,21 @@ fn scan(args: &ScanArgs) -> Result<Outcome> {
         progress: Progress::new(inputs.objects.len(), stored_bytes, args.quiet),
     };
     let scanned = scanner.run(&inputs.objects)?;
-    match scanned.failed.as_slice() {
-        [] => {}
-        [failed] => anyhow::bail!("cannot read {}: {}", failed.name, one_sentence(&failed.error)),
-        failed => {
-            let each: Vec<String> =
-                failed.iter().map(|f| format!("{}: {}", f.name, one_sentence(&f.error))).collect();
-            anyhow::bail!(
-                "{} of {} objects could not be read to the end, so there is no report: {}",
-                failed.len(),
-                inputs.objects.len(),
-                each.join("; ")
-            );
+    if !scanned.failed.is_empty() {
+        let each: Vec<String> = scanned
+            .failed
+            .iter()
+            .map(|f| format!("{}: {}", f.name, one_sentence(&f.error)))
+            .collect();
+        if inputs.objects.len() == 1 {
+            anyhow::bail!("cannot read {}", each.join(""));
         }
+        anyhow::bail!(
+            "{} of {} objects could not be read to the end, so there is no report: {}",
+            scanned.failed.len(),
+            inputs.objects.len(),
+            each.join("; ")
+        );
     }
     let diagnosis = scanned.diagnosis;
 

@@ -186,7 +186,8 @@ fn main() -> Result<()> {
 /// `objects` gzip objects with ALB names, together about `size_mb`, in `<dir>/objects-...`.
 fn ensure_objects(dir: &Path, size_mb: u64, objects: u64) -> Result<PathBuf> {
     let target = dir.join(format!("objects-{objects}x-{size_mb}mb"));
-    let done = target.join(".complete");
+    // Beside the directory, not in it: a scan of the directory would count it as skipped.
+    let done = target.with_extension("complete");
     if done.exists() {
         return Ok(target);
     }

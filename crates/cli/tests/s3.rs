@@ -7,6 +7,8 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use alb_keepalive_tests::{gzip, moto, sdk_config};
@@ -242,4 +244,71 @@ fn ctrl_c_stops_a_stalled_scan_promptly() {
     };
     assert!(!status.success());
     drop(held);
+}
+
+/// Forwards connections to moto byte for byte, but cuts the first connection that carries more
+/// than `cut_after` bytes back to the client: a GetObject body broken mid-stream.
+fn cutting_proxy(cut_after: usize) -> (String, Arc<AtomicBool>) {
+    use std::io::Read;
+    let upstream = moto().endpoint.trim_start_matches("http://").to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let cut_done = Arc::new(AtomicBool::new(false));
+    let was_cut = Arc::clone(&cut_done);
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let Ok(server) = std::net::TcpStream::connect(&upstream) else { continue };
+            let (mut client_read, mut server_write) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut client_read, &mut server_write);
+                let _ = server_write.shutdown(std::net::Shutdown::Write);
+            });
+            let cut_done = Arc::clone(&cut_done);
+            std::thread::spawn(move || {
+                let (mut server, mut client) = (server, client);
+                let mut sent = 0usize;
+                let mut buffer = [0u8; 8192];
+                loop {
+                    let n = match server.read(&mut buffer) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if sent + n > cut_after && !cut_done.swap(true, Ordering::SeqCst) {
+                        let _ = client.write_all(&buffer[..cut_after.saturating_sub(sent)]);
+                        let _ = client.shutdown(std::net::Shutdown::Both);
+                        let _ = server.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                    if client.write_all(&buffer[..n]).is_err() {
+                        break;
+                    }
+                    sent += n;
+                }
+                let _ = client.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (endpoint, was_cut)
+}
+
+#[test]
+fn a_body_cut_mid_stream_is_read_again_from_the_start() {
+    let bucket = Bucket::new("cut");
+    let mut scenario = alb_loggen::Scenario::corpus(3_000_000);
+    scenario.seed = 5;
+    let mut text = Vec::new();
+    alb_loggen::write_log(&scenario, &mut text).unwrap();
+    let body = gzip(&text);
+    assert!(body.len() > 200_000, "{}", body.len());
+    let key = alb_loggen::object_key(&scenario);
+    bucket.put(&key, body);
+    let direct = json(&scan(&["--format", "json", &bucket.url("")]));
+    let (proxy, was_cut) = cutting_proxy(100_000);
+    let out = cli(&proxy).args(["scan", "--format", "json", &bucket.url("")]).output().unwrap();
+    let through_proxy = json(&out);
+    assert!(was_cut.load(Ordering::SeqCst), "the proxy cut a body");
+    assert_eq!(through_proxy, direct, "the retried object counts once, complete");
+    assert!(direct["lines"].as_u64().unwrap() > 3_000);
 }

@@ -21,6 +21,7 @@
 //! * [`local_run`] is the main job through the Lambda Runtime API (`cargo lambda watch`), used
 //!   by `scripts/local-run` and `tests/tests/runtime_api.rs`.
 
+pub mod fault_proxy;
 pub mod local_run;
 pub mod template;
 

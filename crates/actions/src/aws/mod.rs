@@ -74,10 +74,12 @@ impl Limits {
             .build()
     }
 
-    /// Adaptive retry: exponential backoff with jitter, and a client-side rate limit that slows
-    /// down after throttling answers (ELB and SSM throttle per account).
+    /// Standard retry: exponential backoff with jitter for throttling, 5xx, timeouts and broken
+    /// connections. Not adaptive: its client-side rate limiter holds requests back after
+    /// throttling, and that wait counts against the attempt timeout (the fault-injection test
+    /// saw a call time out after three `ThrottlingException`s).
     pub fn retries(&self) -> RetryConfig {
-        RetryConfig::adaptive()
+        RetryConfig::standard()
             .with_max_attempts(self.max_attempts)
             .with_initial_backoff(self.initial_backoff)
             .with_max_backoff(self.max_backoff)
@@ -120,7 +122,7 @@ mod tests {
         assert_eq!(timeouts.connect_timeout(), Some(Duration::from_secs(3)));
         assert_eq!(timeouts.operation_timeout(), Some(Duration::from_secs(25)));
         assert_eq!(limits.retries().max_attempts(), 4);
-        assert_eq!(limits.retries().mode(), aws_config::retry::RetryMode::Adaptive);
+        assert_eq!(limits.retries().mode(), aws_config::retry::RetryMode::Standard);
     }
 
     #[test]

@@ -276,7 +276,7 @@ pub fn verified(
     change.status == ChangeStatus::Applied
         && change.verification == Verification::Pending
         && now >= change.at.saturating_add(window_s)
-        && !last_race_at.is_some_and(|race| race > change.at.saturating_add(grace_s))
+        && last_race_at.is_none_or(|race| race <= change.at.saturating_add(grace_s))
 }
 
 /// Whether the errors a lower idle timeout causes (504, 460) grew after the change: their rate

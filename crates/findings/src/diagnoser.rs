@@ -11,11 +11,11 @@ use alb_records::Record;
 
 use crate::classify::{Elb502Class, classify_502};
 use crate::gaps::GapSample;
+use crate::race_times::RaceTimeline;
 use crate::report::{
     ClassCounts, Diagnosis, LoadBalancerFindings, MalformedLine, RaceSample, TargetFindings,
     TargetGroupFindings, Verdict,
 };
-use crate::race_times::RaceTimeline;
 use crate::timeline::ClassTimeline;
 
 /// Detection settings.

@@ -58,11 +58,11 @@ pub use alb_lines::{Compression, ReadError};
 pub use crate::classify::{Elb502Class, classify_502};
 pub use crate::diagnoser::{DetectOptions, Diagnoser};
 pub use crate::gaps::{GapSample, KeepaliveEstimate};
+pub use crate::race_times::RaceTimeline;
 pub use crate::report::{
     ClassCounts, Diagnosis, LoadBalancerFindings, MalformedLine, RaceSample, TargetFindings,
     TargetGroupFindings, Verdict,
 };
-pub use crate::race_times::RaceTimeline;
 pub use crate::timeline::ClassTimeline;
 
 /// How to read and judge one object.

@@ -3,7 +3,7 @@
 
 use alb_actions::aws::S3Objects;
 use alb_actions::metrics::{self, Metric, Unit};
-use alb_actions::{DetectorResult, Finding, ObjectOutcome, ObjectReport, Source, arn};
+use alb_actions::{DetectorResult, Finding, ObjectOutcome, ObjectReport, Observation, Source, arn};
 use alb_findings::Verdict;
 use lambda_runtime::tracing::{self, Instrument};
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -71,9 +71,11 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Han
         Event::Objects(objects) => {
             let mut result = DetectorResult::default();
             for object in &objects {
-                let (report, findings) = detect(deps, object).instrument(span(object)).await?;
+                let (report, findings, observations) =
+                    detect(deps, object).instrument(span(object)).await?;
                 result.objects.push(report);
                 result.findings.extend(findings);
+                result.observations.extend(observations);
             }
             Ok(serde_json::to_value(result)?)
         }
@@ -86,7 +88,7 @@ async fn run_batch(deps: &Deps, batch: BatchEvent) -> BatchResponse {
     for task in &batch.tasks {
         let outcome = detect(deps, &task.object).instrument(span(&task.object)).await;
         let (result_code, result_string) = match outcome {
-            Ok((report, findings)) => (ResultCode::Succeeded, summary(&report, &findings)),
+            Ok((report, findings, _)) => (ResultCode::Succeeded, summary(&report, &findings)),
             Err(error) if error.is_retryable() => (ResultCode::TemporaryFailure, error.to_string()),
             Err(error) => (ResultCode::PermanentFailure, error.to_string()),
         };
@@ -129,7 +131,7 @@ fn span(object: &ObjectRef) -> tracing::Span {
 async fn detect(
     deps: &Deps,
     object: &ObjectRef,
-) -> Result<(ObjectReport, Vec<Finding>), alb_actions::Error> {
+) -> Result<(ObjectReport, Vec<Finding>, Vec<Observation>), alb_actions::Error> {
     let bucket = object.bucket.as_str();
     let log_key = match keys::classify(&object.key) {
         KeyKind::AccessLog(log_key) => log_key,
@@ -138,6 +140,7 @@ async fn detect(
             let outcome = ObjectOutcome::Skipped { reason };
             return Ok((
                 ObjectReport { bucket: bucket.into(), key: object.key.clone(), outcome },
+                vec![],
                 vec![],
             ));
         }
@@ -183,7 +186,23 @@ async fn detect(
         malformed_lines: diagnosis.malformed_lines,
         keepalive_502,
     };
-    Ok((ObjectReport { bucket: bucket.into(), key, outcome }, findings))
+    let observations = diagnosis
+        .load_balancers
+        .iter()
+        .filter(|lb| arn::is_app_id(&lb.load_balancer))
+        .map(|lb| Observation {
+            load_balancer_arn: arn::load_balancer_arn(
+                &log_key.region,
+                &log_key.account,
+                &lb.load_balancer,
+            ),
+            requests: lb.requests,
+            elb_504: lb.elb_504,
+            elb_460: lb.elb_460,
+            source: source.clone(),
+        })
+        .collect();
+    Ok((ObjectReport { bucket: bucket.into(), key, outcome }, findings, observations))
 }
 
 /// One EMF document per load balancer in the object (CloudWatch extracts the metrics from the

@@ -54,6 +54,12 @@ const REMEDIATOR_ACTIONS: &[&str] = &[
     "sqs:SendMessage",
     "logs:CreateLogStream",
     "logs:PutLogEvents",
+    // The journal (lease, episode, changes) and the events.
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:Scan",
+    "events:PutEvents",
 ];
 
 /// Verb prefixes of mutating IAM actions. Covers the explicitly named ones (`Modify*`, `AddTags`,
@@ -677,6 +683,24 @@ fn check_remediator(template: &Value) -> Vec<String> {
                     if !(resource.starts_with("arn:") && resource.contains(":loadbalancer/app/")) {
                         violations
                             .push(format!("{origin}: {action} on {resource}, not an ALB ARN"));
+                    }
+                }
+            }
+            if action.to_ascii_lowercase().starts_with("dynamodb:") {
+                for resource in &statement.resources {
+                    if !resource.contains("JournalTable") {
+                        violations.push(format!(
+                            "{origin}: {action} on {resource}, not the journal table"
+                        ));
+                    }
+                }
+            }
+            if action_is(action, "events:PutEvents") {
+                for resource in &statement.resources {
+                    if !resource.ends_with(":event-bus/default") {
+                        violations.push(format!(
+                            "{origin}: {action} on {resource}, not the default event bus"
+                        ));
                     }
                 }
             }

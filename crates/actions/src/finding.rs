@@ -18,7 +18,7 @@ pub struct DetectorResult {
     pub objects: Vec<ObjectReport>,
     /// Every load balancer of every diagnosed object, race or not: the 504s and 460s the
     /// regression guard compares after an idle-timeout change.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub observations: Vec<Observation>,
 }
 

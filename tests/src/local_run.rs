@@ -98,6 +98,8 @@ pub async fn run(out: &mut dyn Write) -> Result<LocalRun, RunError> {
         ("AWS_REGION".to_string(), crate::REGION.to_string()),
         ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
         ("ALLOWED_LOAD_BALANCERS".to_string(), world.lb_id.clone()),
+        ("JOURNAL_TABLE".to_string(), world.journal_table.clone()),
+        ("EVENT_BUS_NAME".to_string(), world.event_bus.clone()),
     ];
     let names = [world.parameter_name("keepAliveTimeout"), world.parameter_name("headersTimeout")];
 
@@ -134,6 +136,16 @@ pub async fn run(out: &mut dyn Write) -> Result<LocalRun, RunError> {
             world.idle_timeout().await
         ),
     );
+    say(out, "7. Events (EventBridge rule on source alb-keepalive -> SQS queue):".into());
+    for (detail_type, detail) in world.events().await {
+        say(out, format!("   {detail_type}: {}", detail["summary"].as_str().unwrap_or("?")));
+    }
+    say(out, format!("8. Journal (DynamoDB table {}):", world.journal_table));
+    for item in world.journal_items().await {
+        let pk = item.get("pk").cloned().unwrap_or_default();
+        let body = item.get("state").or_else(|| item.get("change")).cloned().unwrap_or_default();
+        say(out, format!("   {pk}: {body}"));
+    }
     let _ = std::fs::remove_dir_all(&work);
 
     Ok(LocalRun {

@@ -224,16 +224,18 @@ async fn a_finding_for_a_deleted_load_balancer_does_not_block_the_allowed_one() 
     let list = findings["findings"].as_array_mut().expect("findings");
     list.insert(0, ghost);
 
-    let report = world.remediate(&APPLY_ALL, findings).await.expect("the allowed one is done");
+    let error = world.remediate(&APPLY_ALL, findings).await.expect_err("the ghost fails");
+    let message = error.to_string();
+    assert!(message.starts_with("1 load balancer(s) failed"), "{message}");
+    assert!(message.contains(&ghost_arn), "{message}");
+    let diagnostic = lambda_runtime::Diagnostic::from(error);
+    assert_eq!(diagnostic.error_type, "LoadBalancersFailed");
+    // The allowed one was fixed all the same.
     assert_eq!(
         world.parameter(&world.parameter_name("keepAliveTimeout")).await.map(|p| p.0).as_deref(),
         Some("65000")
     );
-    let failed = report["failed"].as_array().expect("failed listed");
-    assert_eq!(failed.len(), 1, "{report:#}");
-    assert_eq!(failed[0]["load_balancer"], ghost_arn.as_str());
-    assert_eq!(failed[0]["retryable"], false);
-    assert_eq!(report["load_balancers"][0]["load_balancer_arn"], world.lb_arn.as_str());
+    assert_eq!(types(&world.events().await), ["Keep-Alive Race Detected", "Remediation Applied"]);
 }
 
 #[tokio::test]
@@ -288,4 +290,127 @@ async fn a_change_interrupted_after_the_intent_is_completed_by_the_next_delivery
         "provenance tags completed"
     );
     let _ = report;
+}
+
+/// Moves the journal's last change back to `at` (as if it had been made then).
+async fn backdate_last_change(world: &World, at: u64) {
+    let mut state = world.journal_state().await.expect("state");
+    state["last_change"]["at"] = json!(at);
+    world
+        .dynamodb
+        .update_item()
+        .table_name(&world.journal_table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("lb#{}", world.lb_arn)))
+        .update_expression("SET #s = :s")
+        .expression_attribute_names("#s", "state")
+        .expression_attribute_values(
+            ":s",
+            aws_sdk_dynamodb::types::AttributeValue::S(state.to_string()),
+        )
+        .send()
+        .await
+        .expect("UpdateItem");
+}
+
+/// The detector's result with the finding's object renamed (a new object of the same load
+/// balancer showing the same races).
+fn as_new_object(findings: &Value, suffix: &str) -> Value {
+    let mut findings = findings.clone();
+    let key = findings["findings"][0]["source"]["key"].as_str().unwrap_or_default().to_string();
+    findings["findings"][0]["source"]["key"] = json!(format!("{key}.{suffix}"));
+    findings
+}
+
+#[tokio::test]
+async fn races_after_the_grace_period_make_the_change_ineffective_once() {
+    let world = World::new("cl-ineffective").await;
+    let findings = world.findings().await;
+    assert!(findings["findings"][0]["last_race_at"].is_string(), "{findings:#}");
+    world.remediate(&APPLY_ALL, findings.clone()).await.expect("apply");
+    world.events().await;
+    // The change was made long before the races of the next objects were logged.
+    backdate_last_change(&world, 1_000).await;
+
+    let report =
+        world.remediate(&APPLY_ALL, as_new_object(&findings, "later")).await.expect("report");
+    let actions = report["load_balancers"][0]["actions"].as_array().expect("actions");
+    assert!(
+        actions.iter().all(|a| a["applied"] == false && a["skipped"] == "already set"),
+        "{report:#}"
+    );
+    let events = world.events().await;
+    assert_eq!(types(&events), ["Remediation Ineffective"]);
+    let detail = &events[0].1;
+    assert!(
+        detail["hint"].as_str().is_some_and(|h| h.contains("reads these parameters")),
+        "{detail}"
+    );
+    assert!(detail["evidence"]["last_race_at"].is_string(), "{detail}");
+    assert_eq!(
+        world.journal_state().await.expect("state")["last_change"]["verification"],
+        "ineffective"
+    );
+
+    world.remediate(&APPLY_ALL, as_new_object(&findings, "later-still")).await.expect("report");
+    assert!(world.events().await.is_empty(), "once per change");
+    assert_eq!(
+        world.parameter(&world.parameter_name("keepAliveTimeout")).await.map(|p| p.1),
+        Some(1),
+        "not written again"
+    );
+}
+
+#[tokio::test]
+async fn races_inside_the_grace_period_are_not_a_failure() {
+    let world = World::new("cl-grace").await;
+    let findings = world.findings().await;
+    world.remediate(&APPLY_ALL, findings.clone()).await.expect("apply");
+    world.events().await;
+    // The change is "now"; the next object's races were logged before it (old connections).
+    world.remediate(&APPLY_ALL, as_new_object(&findings, "draining")).await.expect("report");
+    assert!(world.events().await.is_empty());
+    assert_eq!(
+        world.journal_state().await.expect("state")["last_change"]["verification"],
+        "pending"
+    );
+}
+
+#[tokio::test]
+async fn more_504s_after_lowering_the_idle_timeout_roll_it_back() {
+    let world = World::new("cl-guard").await;
+    let findings = world.findings().await;
+    let env = [APPLY_ALL[0], APPLY_ALL[1], ("STRATEGY", "alb-idle-timeout")];
+    world.remediate(&env, findings.clone()).await.expect("apply");
+    let lowered = world.idle_timeout().await;
+    assert!(lowered < 60, "idle timeout lowered to {lowered}");
+    world.events().await;
+
+    let quiet = json!({"findings": [], "observations": [{
+        "load_balancer_arn": world.lb_arn, "requests": 1000, "elb_504": 0, "elb_460": 0,
+        "source": {"bucket": world.bucket, "key": "AWSLogs/quiet.log.gz"}}]});
+    world.remediate(&env, quiet).await.expect("report");
+    assert_eq!(world.idle_timeout().await, lowered, "no regression, no rollback");
+
+    let worse = json!({"findings": [], "observations": [{
+        "load_balancer_arn": world.lb_arn, "requests": 1000, "elb_504": 40, "elb_460": 3,
+        "source": {"bucket": world.bucket, "key": "AWSLogs/slow.log.gz"}}]});
+    let report = world.remediate(&env, worse.clone()).await.expect("report");
+    assert_eq!(world.idle_timeout().await, 60, "rolled back: {report:#}");
+    let events = world.events().await;
+    assert_eq!(types(&events), ["Remediation Rolled Back"]);
+    assert!(events[0].1["summary"].as_str().is_some_and(|s| s.contains("504")), "{}", events[0].1);
+    // The same object again is not new evidence, and nothing is left to undo.
+    world.remediate(&env, worse).await.expect("report");
+    assert!(world.events().await.is_empty());
+
+    // AUTO_ROLLBACK=false: counted, not undone.
+    let other = World::new("cl-guard-off").await;
+    let findings = other.findings().await;
+    let off = [env[0], env[1], env[2], ("AUTO_ROLLBACK", "false")];
+    other.remediate(&off, findings).await.expect("apply");
+    let worse = json!({"findings": [], "observations": [{
+        "load_balancer_arn": other.lb_arn, "requests": 1000, "elb_504": 40, "elb_460": 3,
+        "source": {"bucket": other.bucket, "key": "AWSLogs/slow.log.gz"}}]});
+    other.remediate(&off, worse).await.expect("report");
+    assert!(other.idle_timeout().await < 60);
 }

@@ -53,6 +53,12 @@ const REMEDIATOR_ACTIONS: &[&str] = &[
     "sqs:SendMessage",
     "logs:CreateLogStream",
     "logs:PutLogEvents",
+    // The journal (lease, episode, changes) and the events.
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:Scan",
+    "events:PutEvents",
 ];
 
 /// Verb prefixes of mutating IAM actions. Covers the explicitly named ones (`Modify*`, `AddTags`,
@@ -695,6 +701,24 @@ fn check_remediator(template: &Value) -> Vec<String> {
                 && !statement.condition_keys.iter().any(|k| k.eq_ignore_ascii_case("aws:TagKeys"))
             {
                 violations.push(format!("{origin}: {action} without an aws:TagKeys condition"));
+            }
+            if action.to_ascii_lowercase().starts_with("dynamodb:") {
+                for resource in &statement.resources {
+                    if !resource.contains("JournalTable") {
+                        violations.push(format!(
+                            "{origin}: {action} on {resource}, not the journal table"
+                        ));
+                    }
+                }
+            }
+            if action_is(action, "events:PutEvents") {
+                for resource in &statement.resources {
+                    if !resource.ends_with(":event-bus/default") {
+                        violations.push(format!(
+                            "{origin}: {action} on {resource}, not the default event bus"
+                        ));
+                    }
+                }
             }
             if action_is(action, "ssm:PutParameter") || action_is(action, "ssm:AddTagsToResource") {
                 for resource in &statement.resources {

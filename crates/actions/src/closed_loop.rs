@@ -270,7 +270,7 @@ where
                         estimated_backend_keepalive_ms: combined.estimated_backend_keepalive_ms,
                         verification: Verification::Pending,
                         verified_at: None,
-                        before_counts: None,
+                        before_counts: Some(counts_of(&combined)),
                         after_counts: None,
                     };
                     state.last_change = Some(change.clone());
@@ -460,8 +460,12 @@ where
         }
         self.with_lease(lb_arn, now, async {
             let mut state = self.journal.load(lb_arn).await?;
-            let fresh: Vec<String> =
-                objects.iter().map(object_id).filter(|o| !state.seen(o)).collect();
+            // Own key space: the same object may also have been a finding in this invocation.
+            let fresh: Vec<String> = objects
+                .iter()
+                .map(|o| format!("guard:{}", object_id(o)))
+                .filter(|o| !state.seen(o))
+                .collect();
             if !lowered(&state) || fresh.is_empty() {
                 return Ok(None);
             }
@@ -662,9 +666,21 @@ fn evidence_for(finding: &Finding, evidence: &Evidence) -> EventEvidence {
 
 /// Log time (unix seconds) of the first and last race of a finding.
 pub fn race_window(finding: &Finding) -> (Option<u64>, Option<u64>) {
-    // Filled once the findings carry the log time of their races (alb_findings).
-    let _ = finding;
-    (None, None)
+    (unix_seconds(finding.first_race_at.as_deref()), unix_seconds(finding.last_race_at.as_deref()))
+}
+
+fn unix_seconds(rfc3339: Option<&str>) -> Option<u64> {
+    let micros = alb_records::Timestamp::parse(rfc3339?.as_bytes())?.micros();
+    u64::try_from(micros.div_euclid(1_000_000)).ok()
+}
+
+/// The 504s, 460s and requests of a finding (the regression guard's baseline).
+fn counts_of(finding: &Finding) -> ErrorCounts {
+    ErrorCounts {
+        requests: finding.requests,
+        elb_504: finding.elb_504,
+        client_460: finding.elb_460,
+    }
 }
 
 fn change_id(now: u64) -> String {

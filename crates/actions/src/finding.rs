@@ -16,6 +16,25 @@ pub struct DetectorResult {
     /// Every object of the event, diagnosed or skipped.
     #[serde(default)]
     pub objects: Vec<ObjectReport>,
+    /// Every load balancer of every diagnosed object, race or not: the 504s and 460s the
+    /// regression guard compares after an idle-timeout change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observations: Vec<Observation>,
+}
+
+/// One load balancer in one object: the counts a lower idle timeout can raise.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observation {
+    /// The load balancer's ARN.
+    pub load_balancer_arn: String,
+    /// Valid entries.
+    pub requests: u64,
+    /// ELB 504s.
+    pub elb_504: u64,
+    /// 460s.
+    pub elb_460: u64,
+    /// The object.
+    pub source: Source,
 }
 
 /// The object a finding came from.

@@ -54,9 +54,10 @@ mod remediate;
 pub use crate::closed_loop::{ClosedLoop, LEASE_SECONDS, LoopSettings, ReviewReport, object_id};
 pub use crate::error::Error;
 pub use crate::finding::{
-    DetectorResult, Finding, ObjectOutcome, ObjectReport, Sample, Source, TargetFinding,
-    TargetGroupFinding, combine_by_load_balancer,
+    DetectorResult, Finding, ObjectOutcome, ObjectReport, Observation, Sample, Source,
+    TargetFinding, TargetGroupFinding, combine_by_load_balancer,
 };
+pub use crate::journal::ErrorCounts;
 pub use crate::ports::{Events, Journal, LoadBalancers, ParameterVersion, Parameters, Reload};
 pub use crate::remediate::{
     ActionKind, ActionReport, LoadBalancerReport, ROLLBACK_DESCRIPTION, Remediation,

@@ -49,11 +49,21 @@ pub struct EventEvidence {
     /// Estimated backend keep-alive, ms.
     pub estimated_backend_keepalive_ms: Option<u32>,
     /// Log time of the first race (unix seconds).
+    #[serde(serialize_with = "as_rfc3339")]
     pub first_race_at: Option<u64>,
     /// Log time of the last race (unix seconds).
+    #[serde(serialize_with = "as_rfc3339")]
     pub last_race_at: Option<u64>,
     /// The objects.
     pub sources: Vec<Source>,
+}
+
+/// Times go out as RFC 3339, the way the logs write them.
+fn as_rfc3339<S: serde::Serializer>(value: &Option<u64>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value.and_then(|s| s.checked_mul(1000)) {
+        Some(ms) => serializer.serialize_str(&crate::metrics::rfc3339_ms(ms)),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// The detail of every event.
@@ -115,7 +125,8 @@ pub fn summary(kind: DetailType, detail: &EventDetail) -> String {
             format!("Applied on {lb} after {races} keep-alive race 502s: {actions}.")
         }
         DetailType::Ineffective => format!(
-            "Races go on on {lb} after the change was in force: {races} more. Not written again."
+            "Races go on on {lb} after the change was in force: {races} more. Not written again. Check: {}.",
+            detail.hint.as_deref().unwrap_or(INEFFECTIVE_HINT)
         ),
         DetailType::Verified => {
             format!("No keep-alive race on {lb} since the change: {actions}.")

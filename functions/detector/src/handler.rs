@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use alb_actions::aws::{self, S3Objects};
 use alb_actions::metrics::{self, Metric, Unit};
-use alb_actions::{DetectorResult, Finding, ObjectOutcome, ObjectReport, Source, arn};
+use alb_actions::{DetectorResult, Finding, ObjectOutcome, ObjectReport, Observation, Source, arn};
 use alb_findings::Verdict;
 use lambda_runtime::tracing::{self, Instrument};
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -78,9 +78,11 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Han
         Event::Objects(objects) => {
             let mut result = DetectorResult::default();
             for object in &objects {
-                let (report, findings) = detect(deps, object).instrument(span(object)).await?;
+                let (report, findings, observations) =
+                    detect(deps, object).instrument(span(object)).await?;
                 result.objects.push(report);
                 result.findings.extend(findings);
+                result.observations.extend(observations);
             }
             Ok(serde_json::to_value(result)?)
         }
@@ -93,7 +95,7 @@ async fn run_batch(deps: &Invocation<'_>, batch: BatchEvent) -> BatchResponse {
     for task in &batch.tasks {
         let outcome = detect(deps, &task.object).instrument(span(&task.object)).await;
         let (result_code, result_string) = match outcome {
-            Ok((report, findings)) => (ResultCode::Succeeded, summary(&report, &findings)),
+            Ok((report, findings, _)) => (ResultCode::Succeeded, summary(&report, &findings)),
             Err(error) if error.is_retryable() => (ResultCode::TemporaryFailure, error.to_string()),
             Err(error) => (ResultCode::PermanentFailure, error.to_string()),
         };
@@ -150,7 +152,7 @@ struct Invocation<'a> {
 async fn detect(
     invocation: &Invocation<'_>,
     object: &ObjectRef,
-) -> Result<(ObjectReport, Vec<Finding>), alb_actions::Error> {
+) -> Result<(ObjectReport, Vec<Finding>, Vec<Observation>), alb_actions::Error> {
     let work = detect_object(invocation.deps, object);
     let Some(left) = aws::time_left(invocation.deadline, SystemTime::now(), DEADLINE_MARGIN) else {
         return work.await;
@@ -191,7 +193,7 @@ async fn read_object(
 async fn detect_object(
     deps: &Deps,
     object: &ObjectRef,
-) -> Result<(ObjectReport, Vec<Finding>), alb_actions::Error> {
+) -> Result<(ObjectReport, Vec<Finding>, Vec<Observation>), alb_actions::Error> {
     let bucket = object.bucket.as_str();
     let kind = match &object.skip {
         Some(reason) => KeyKind::Skip(reason.clone()),
@@ -204,6 +206,7 @@ async fn detect_object(
             let outcome = ObjectOutcome::Skipped { reason };
             return Ok((
                 ObjectReport { bucket: bucket.into(), key: object.key.clone(), outcome },
+                vec![],
                 vec![],
             ));
         }
@@ -281,7 +284,25 @@ async fn detect_object(
         foreign_entries,
         foreign_load_balancers,
     };
-    Ok((ObjectReport { bucket: bucket.into(), key, outcome }, findings))
+    let observations = diagnosis
+        .load_balancers
+        .iter()
+        // Only the key's own load balancer: a copied or forged object must not feed the
+        // regression guard (and its automatic rollback) of another one.
+        .filter(|lb| lb.load_balancer == log_key.load_balancer)
+        .map(|lb| Observation {
+            load_balancer_arn: arn::load_balancer_arn(
+                &log_key.region,
+                &log_key.account,
+                &lb.load_balancer,
+            ),
+            requests: lb.requests,
+            elb_504: lb.elb_504,
+            elb_460: lb.elb_460,
+            source: source.clone(),
+        })
+        .collect();
+    Ok((ObjectReport { bucket: bucket.into(), key, outcome }, findings, observations))
 }
 
 /// Foreign load balancers named in an object report; the count covers the rest.

@@ -7,7 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use alb_actions::aws::{DynamoJournal, Elbv2, EventBridge, Ssm};
 use alb_actions::guardrails::Mode;
 use alb_actions::metrics::{self, Metric, Unit};
-use alb_actions::{ClosedLoop, Finding, LoadBalancerReport, ReviewReport};
+use alb_actions::{
+    ClosedLoop, ErrorCounts, Finding, LoadBalancerReport, Observation, ReviewReport, Source,
+};
 use alb_plan::Strategy;
 use lambda_runtime::{Diagnostic, LambdaEvent, tracing};
 use serde::{Deserialize, Serialize};
@@ -69,9 +71,8 @@ pub enum HandlerError {
     /// Reading or changing AWS resources failed; the message names the resource.
     #[error(transparent)]
     Remediation(#[from] alb_actions::Error),
-    /// Some load balancers failed with errors a retry may cure; the others were handled (a
-    /// retry finds them done).
-    #[error("{} load balancer(s) failed and will be retried: {}", .0.len(), .0.iter().map(|f| format!("{}: {}", f.load_balancer, f.error)).collect::<Vec<_>>().join("; "))]
+    /// Some load balancers failed; the others were handled (a retry finds them done).
+    #[error("{} load balancer(s) failed (the others were handled): {}", .0.len(), .0.iter().map(|f| format!("{}: {}", f.load_balancer, f.error)).collect::<Vec<_>>().join("; "))]
     Partial(Vec<Failure>),
     /// The report could not be turned into JSON.
     #[error("cannot serialize the report: {0}")]
@@ -84,7 +85,8 @@ impl From<HandlerError> for Diagnostic {
             HandlerError::Event(_) => "InvalidEvent",
             HandlerError::Remediation(e) if e.is_retryable() => "Retryable",
             HandlerError::Remediation(_) => "RemediationFailed",
-            HandlerError::Partial(_) => "Retryable",
+            HandlerError::Partial(failed) if failed.iter().any(|f| f.retryable) => "Retryable",
+            HandlerError::Partial(_) => "LoadBalancersFailed",
             HandlerError::Result(_) => "InternalError",
         };
         Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
@@ -96,9 +98,8 @@ impl From<HandlerError> for Diagnostic {
 /// # Errors
 ///
 /// An event of the wrong shape; a rollback or review that failed; or findings about load
-/// balancers of which at least one failed with a retryable error (after every load balancer was
-/// tried: a retry finds the others done). Permanent failures of a load balancer (deleted, not an
-/// ALB) are reported in `failed` without failing the invocation.
+/// balancers of which at least one failed (after every load balancer was tried: a retry finds
+/// the others done). The error names each failed load balancer and why.
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
     let request = events::parse(&event.payload)?;
     let settings = &deps.config.settings;
@@ -128,14 +129,18 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Han
                 let lb = group[0].load_balancer_arn.clone();
                 match closed_loop.remediate(&group, now).await {
                     Ok(done) => report.load_balancers.push(done),
-                    Err(error) => {
-                        tracing::error!(load_balancer = %lb, %error, "load balancer failed");
-                        report.failed.push(Failure {
-                            load_balancer: lb,
-                            retryable: error.is_retryable(),
-                            error: error.to_string(),
-                        });
-                    }
+                    Err(error) => report.failed.push(failure(lb, &error)),
+                }
+            }
+            // The regression guard, for load balancers whose idle timeout was lowered.
+            for (lb, counts, sources) in observations_by_load_balancer(&result.observations) {
+                if report.failed.iter().any(|f| f.load_balancer == lb) {
+                    continue;
+                }
+                match closed_loop.guard(&lb, counts, &sources, now).await {
+                    Ok(Some(rolled_back)) => report.load_balancers.push(rolled_back),
+                    Ok(None) => {}
+                    Err(error) => report.failed.push(failure(lb, &error)),
                 }
             }
         }
@@ -147,10 +152,37 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Han
         }
     }
     emit_metrics(&deps.config.metrics_namespace, &report, now);
-    if report.failed.iter().any(|f| f.retryable) {
+    if !report.failed.is_empty() {
+        // After every load balancer was tried: the invocation fails so that the failed ones are
+        // retried and end in the failure queue, never dropped; the others are done and a retry
+        // finds them so (seen objects, values already set).
         return Err(HandlerError::Partial(report.failed));
     }
     Ok(serde_json::to_value(report)?)
+}
+
+fn failure(load_balancer: String, error: &alb_actions::Error) -> Failure {
+    tracing::error!(%load_balancer, %error, "load balancer failed");
+    Failure { load_balancer, retryable: error.is_retryable(), error: error.to_string() }
+}
+
+/// The observations summed per load balancer, with their objects.
+fn observations_by_load_balancer(
+    observations: &[Observation],
+) -> Vec<(String, ErrorCounts, Vec<Source>)> {
+    let mut summed: Vec<(String, ErrorCounts, Vec<Source>)> = Vec::new();
+    for o in observations {
+        let counts =
+            ErrorCounts { requests: o.requests, elb_504: o.elb_504, client_460: o.elb_460 };
+        match summed.iter_mut().find(|(lb, _, _)| *lb == o.load_balancer_arn) {
+            Some((_, total, sources)) => {
+                total.add(counts);
+                sources.push(o.source.clone());
+            }
+            None => summed.push((o.load_balancer_arn.clone(), counts, vec![o.source.clone()])),
+        }
+    }
+    summed
 }
 
 /// The findings grouped by load balancer, in order of first appearance.

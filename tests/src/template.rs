@@ -321,6 +321,7 @@ impl Resolved {
             ("AWS::IAM::Role", "Arn") => format!("arn:aws:iam::123456789012:role/{name}"),
             ("AWS::S3::Bucket", "Arn") => format!("arn:aws:s3:::{}", self.reference(id)),
             ("AWS::Events::Rule", "Arn") => format!("arn:aws:events:{prefix}:rule/{name}"),
+            ("AWS::DynamoDB::Table", "Arn") => format!("arn:aws:dynamodb:{prefix}:table/{name}"),
             _ => format!("arn:aws:{}:{prefix}:{name}", kind.to_lowercase()),
         }
     }

@@ -65,3 +65,15 @@ use_sam() {
     ensure_venv "$SAM_VENV" "aws-sam-cli>=1.170,<2" "cfn-lint>=1.58,<2"
     export PATH="$PATH:$SAM_VENV/bin"
 }
+
+# The AWS CLI (for scripts/smoke-deployed's emulator test): the `aws` on PATH, else the AWS CLI
+# v1 from PyPI in .venv-awscli; exports AWS_CLI.
+use_awscli() {
+    if command -v aws >/dev/null; then
+        AWS_CLI="$(command -v aws)"
+    else
+        ensure_venv "$root_dir/.venv-awscli" "awscli>=1.36,<2"
+        AWS_CLI="$root_dir/.venv-awscli/bin/aws"
+    fi
+    export AWS_CLI
+}

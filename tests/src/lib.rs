@@ -22,6 +22,7 @@
 //!   by `scripts/local-run` and `tests/tests/runtime_api.rs`.
 
 pub mod local_run;
+pub mod template;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -261,6 +262,16 @@ pub struct World {
     pub key: String,
     /// Keep-alive races in the uploaded log (ground truth).
     pub keepalive_502: u64,
+    /// DynamoDB.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// SQS.
+    pub sqs: aws_sdk_sqs::Client,
+    /// The journal table (created like the template's `JournalTable`).
+    pub journal_table: String,
+    /// The event bus the remediator publishes to.
+    pub event_bus: String,
+    /// The queue an EventBridge rule on `source: alb-keepalive` delivers the events to.
+    pub events_queue_url: String,
 }
 
 impl World {
@@ -371,6 +382,10 @@ impl World {
         group.targets = targets;
         let (object, keepalive_502) = incident_object(&scenario);
         assert!(keepalive_502 > 0, "the simulated incident has no race");
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let (journal_table, event_bus, events_queue_url) =
+            closed_loop_resources(&sdk, &dynamodb, &sqs, name).await;
         let key = format!("{prefix}{}", alb_loggen::object_key(&scenario));
         let world = World {
             sdk,
@@ -388,6 +403,11 @@ impl World {
             scenario,
             key,
             keepalive_502,
+            dynamodb,
+            sqs,
+            journal_table,
+            event_bus,
+            events_queue_url,
         };
         world.put_object(&world.key, object).await;
         world
@@ -420,15 +440,108 @@ impl World {
         }
     }
 
-    /// Remediator dependencies with this environment (`MODE`, `ALLOWED_LOAD_BALANCERS`, ...).
+    /// Remediator dependencies with this environment (`MODE`, `ALLOWED_LOAD_BALANCERS`, ...);
+    /// `JOURNAL_TABLE` and `EVENT_BUS_NAME` default to this world's.
     pub fn remediator(&self, env: &[(&str, &str)]) -> alb_keepalive_remediator::Deps {
+        let mut env: Vec<(&str, &str)> = env.to_vec();
+        for (name, value) in
+            [("JOURNAL_TABLE", self.journal_table.as_str()), ("EVENT_BUS_NAME", &self.event_bus)]
+        {
+            if !env.iter().any(|(k, _)| *k == name) {
+                env.push((name, value));
+            }
+        }
         let config =
-            alb_keepalive_remediator::Config::from_lookup(lookup(env)).expect("remediator config");
+            alb_keepalive_remediator::Config::from_lookup(lookup(&env)).expect("remediator config");
         alb_keepalive_remediator::Deps {
             balancers: alb_actions::aws::Elbv2::new(self.elb.clone()),
-            ssm: alb_actions::aws::Ssm::new(self.ssm.clone()),
+            ssm: alb_actions::aws::Ssm::new(self.ssm.clone())
+                .with_reload_document(config.reload_document.clone()),
+            journal: alb_actions::aws::DynamoJournal::new(
+                self.dynamodb.clone(),
+                &config.journal_table,
+            ),
+            events: alb_actions::aws::EventBridge::new(
+                aws_sdk_eventbridge::Client::new(&self.sdk),
+                &config.event_bus,
+            ),
             config,
         }
+    }
+
+    /// The events delivered so far through the rule to the queue, as `(detail-type, detail)`,
+    /// in the order received (drains the queue).
+    pub async fn events(&self) -> Vec<(String, Value)> {
+        let mut events = Vec::new();
+        loop {
+            let output = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.events_queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("ReceiveMessage");
+            let messages = output.messages();
+            if messages.is_empty() {
+                return events;
+            }
+            for message in messages {
+                let body: Value =
+                    serde_json::from_str(message.body().unwrap_or_default()).expect("event JSON");
+                assert_eq!(body["source"], "alb-keepalive", "{body}");
+                events.push((
+                    body["detail-type"].as_str().unwrap_or_default().to_string(),
+                    body["detail"].clone(),
+                ));
+                if let Some(handle) = message.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.events_queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .expect("DeleteMessage");
+                }
+            }
+        }
+    }
+
+    /// The journal's state item of this world's load balancer, parsed.
+    pub async fn journal_state(&self) -> Option<Value> {
+        let output = self
+            .dynamodb
+            .get_item()
+            .table_name(&self.journal_table)
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("lb#{}", self.lb_arn)))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("GetItem");
+        let state = output.item()?.get("state")?.as_s().ok()?.clone();
+        Some(serde_json::from_str(&state).expect("state JSON"))
+    }
+
+    /// Every item of the journal table (`pk` and the other attributes as text).
+    pub async fn journal_items(&self) -> Vec<BTreeMap<String, String>> {
+        let output =
+            self.dynamodb.scan().table_name(&self.journal_table).send().await.expect("Scan");
+        output
+            .items()
+            .iter()
+            .map(|item| {
+                item.iter()
+                    .map(|(k, v)| {
+                        let text = v
+                            .as_s()
+                            .cloned()
+                            .or_else(|_| v.as_n().cloned())
+                            .unwrap_or_else(|_| format!("{v:?}"));
+                        (k.clone(), text)
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     /// Invokes the detector with default settings.
@@ -533,6 +646,71 @@ impl World {
     }
 }
 
+/// The journal table (as the template's `JournalTable`: `pk` String, on demand), an event bus,
+/// a queue, and a rule on `source: alb-keepalive` from the bus to the queue.
+async fn closed_loop_resources(
+    sdk: &SdkConfig,
+    dynamodb: &aws_sdk_dynamodb::Client,
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+) -> (String, String, String) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let table = format!("journal-{name}");
+    dynamodb
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .send()
+        .await
+        .expect("CreateTable");
+    let events = aws_sdk_eventbridge::Client::new(sdk);
+    let bus = format!("bus-{name}");
+    events.create_event_bus().name(&bus).send().await.expect("CreateEventBus");
+    let queue =
+        sqs.create_queue().queue_name(format!("events-{name}")).send().await.expect("CreateQueue");
+    let queue_url = queue.queue_url().expect("queue url").to_string();
+    let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:events-{name}");
+    events
+        .put_rule()
+        .name(format!("alb-keepalive-{name}"))
+        .event_bus_name(&bus)
+        .event_pattern(r#"{"source": ["alb-keepalive"]}"#)
+        .send()
+        .await
+        .expect("PutRule");
+    events
+        .put_targets()
+        .rule(format!("alb-keepalive-{name}"))
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(queue_arn)
+                .build()
+                .expect("target"),
+        )
+        .send()
+        .await
+        .expect("PutTargets");
+    (table, bus, queue_url)
+}
+
 /// A Lambda invocation of `payload`.
 pub fn invocation(payload: Value) -> lambda_runtime::LambdaEvent<Value> {
     lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default())
@@ -547,4 +725,74 @@ fn lookup(env: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
 /// The repository root (for `events/`).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A query-protocol call (`Action=...`) to the emulator over plain HTTP, for services the
+/// tests have no SDK client for (IAM). Only valid while the emulator does not enforce IAM (it
+/// then checks no signature). Returns the response body.
+///
+/// # Panics
+///
+/// When the emulator cannot be reached or answers with an error status.
+pub fn moto_query(service: &str, form: &[(&str, &str)]) -> String {
+    let body: Vec<String> =
+        form.iter().map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v))).collect();
+    let body = body.join("&");
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    let (status, text) = moto_http(
+        "POST",
+        "/",
+        &[("Content-Type", "application/x-www-form-urlencoded"), ("Authorization", &authorization)],
+        &body,
+    );
+    assert!(status < 300, "{service} {form:?}: HTTP {status}: {text}");
+    text
+}
+
+/// Switches the emulator's IAM enforcement on (every later request must be signed by a user
+/// whose policies allow its action; S3 also checks the resource) or off.
+pub fn moto_enforce_iam(on: bool) {
+    let count = if on { "0" } else { "inf" };
+    let (status, text) = moto_http("POST", "/moto-api/reset-auth", &[], count);
+    assert_eq!(status, 200, "reset-auth: {text}");
+}
+
+fn moto_http(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    use std::io::Read;
+    let address = moto().endpoint.trim_start_matches("http://").to_string();
+    let mut stream = TcpStream::connect(&address).expect("connect to moto");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).expect("write to moto");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read from moto");
+    let status = response.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let text = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+    (status, text)
+}
+
+/// The text between `<tag>` and `</tag>` in an XML answer.
+pub fn xml_value(xml: &str, tag: &str) -> Option<String> {
+    let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = xml[start..].find(&format!("</{tag}>"))? + start;
+    Some(xml[start..end].to_string())
+}
+
+/// An SDK configuration for the emulator with these credentials.
+pub async fn sdk_config_as(access_key: &str, secret_key: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(&moto().endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(access_key, secret_key, None, None, "moto-user"))
+        .load()
+        .await
 }

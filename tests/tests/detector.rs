@@ -137,7 +137,9 @@ async fn plain_text_object_under_a_log_key_fails_as_not_gzip() {
 async fn uncompressed_size_cap_turns_a_gzip_bomb_into_an_error() {
     let world = World::new("det-bomb").await;
     let key = world.key.replace(".log.gz", "b.log.gz");
-    world.put_object(&key, gzip(&vec![b'\n'; 4 << 20])).await;
+    // Valid entries, so that the line budget (which stops junk much earlier) does not apply.
+    let line = incident_text(&world).lines().next().expect("a line").to_string() + "\n";
+    world.put_object(&key, gzip(line.repeat((4 << 20) / line.len()).as_bytes())).await;
     let deps = world.detector(&[("MAX_UNCOMPRESSED_BYTES", "1048576")]);
     let event = alb_keepalive_tests::invocation(s3_event(&[(&world.bucket, &key)]));
     let error = alb_keepalive_detector::handler::handle(&deps, event).await.unwrap_err();
@@ -246,4 +248,70 @@ async fn the_version_named_by_the_event_is_read_not_the_latest() {
 
     let latest = world.detect(world.s3_event()).await.expect("detector result");
     assert_eq!(latest["findings"].as_array().map(Vec::len), Some(0), "the latest version is empty");
+}
+
+/// The incident log of the world's load balancer, as plain text.
+fn incident_text(world: &World) -> String {
+    let mut text = Vec::new();
+    alb_loggen::write_log(&world.scenario, &mut text).expect("simulate the incident");
+    String::from_utf8(text).expect("the simulator writes UTF-8")
+}
+
+#[tokio::test]
+async fn entries_of_a_load_balancer_other_than_the_key_names_are_counted_not_findings() {
+    let world = World::new("det-foreign").await;
+    let text = incident_text(&world);
+    assert!(text.contains(&world.lb_id));
+    // Half the races logged for another ALB, one line for an NLB-shaped id: neither is the
+    // load balancer the key names.
+    let mut forged = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = if i % 2 == 0 {
+            line.replace(&world.lb_id, "app/other-lb/0123456789abcdef")
+        } else {
+            line.to_string()
+        };
+        forged += &line;
+        forged.push('\n');
+    }
+    forged += &text.lines().next().expect("a line").replace(&world.lb_id, "net/evil/1");
+    forged.push('\n');
+    let key = world.key.replace(".log.gz", "f.log.gz");
+    world.put_object(&key, gzip(forged.as_bytes())).await;
+
+    let result = world.detect(s3_event(&[(&world.bucket, &key)])).await.expect("detector result");
+    let findings = result["findings"].as_array().expect("findings");
+    assert!(findings.iter().all(|f| f["load_balancer"] == json!(world.lb_id)), "{result:#}");
+    let object = &objects(&result)[0];
+    assert_eq!(object["outcome"], "diagnosed");
+    let foreign = object["foreign_entries"].as_u64().expect("foreign_entries");
+    assert_eq!(foreign, text.lines().count().div_ceil(2) as u64, "{object}");
+    assert_eq!(object["foreign_load_balancers"], json!(["app/other-lb/0123456789abcdef"]));
+    assert_eq!(object["malformed_lines"], 1, "net/evil/1 is not an ALB's elb field");
+}
+
+#[tokio::test]
+async fn object_removed_notifications_are_skipped_with_the_reason_and_not_read() {
+    let world = World::new("det-removed").await;
+    let gone = world.key.replace(".log.gz", "gone.log.gz");
+    let mut event = s3_event(&[(&world.bucket, &gone), (&world.bucket, &world.key)]);
+    event["Records"][0]["eventName"] = json!("ObjectRemoved:Delete");
+    event["Records"][1].as_object_mut().expect("record").remove("eventTime");
+    let result = world.detect(event).await.expect("a deleted key is not read, so no error");
+    let reported = objects(&result);
+    assert_eq!(reported[0]["outcome"], "skipped");
+    assert!(reported[0]["reason"].as_str().expect("reason").contains("ObjectRemoved:Delete"));
+    assert_eq!(reported[1]["outcome"], "diagnosed", "no eventTime needed");
+    assert_eq!(result["findings"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn an_object_of_junk_lines_stops_early_naming_bucket_and_key() {
+    let world = World::new("det-junk").await;
+    let key = world.key.replace(".log.gz", "j.log.gz");
+    world.put_object(&key, gzip(&b"a\n".repeat(4 << 20))).await;
+    let error = world.detect(s3_event(&[(&world.bucket, &key)])).await.unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains(&format!("s3://{}/{key}", world.bucket)), "{message}");
+    assert!(message.contains("not an ALB access log"), "{message}");
 }

@@ -265,26 +265,38 @@ async fn rollback_of_an_unknown_load_balancer_fails_naming_it() {
 }
 
 #[tokio::test]
-async fn findings_from_two_nodes_of_one_load_balancer_are_one_decision() {
-    // Two objects of the same interval (two ALB nodes) in one event: the second names another
-    // target group. Both groups are fixed; the first change does not put the second under the
-    // cooldown.
+async fn findings_from_two_nodes_are_one_decision_and_detached_groups_are_left_alone() {
+    // Two objects of the same interval (two ALB nodes) in one event: the second names a target
+    // group that is not attached to the load balancer (a blue/green swap). One decision; the
+    // attached group is fixed, the other group's parameters are never written.
     let world = World::new("rem-two-nodes").await;
     let mut findings = world.findings().await;
     let mut second = findings["findings"][0].clone();
     let other_tg =
         world.tg_arn.replace(&format!("targetgroup/{}/", world.tg_name), "targetgroup/other-tg/");
     second["target_groups"][0]["target_group_arn"] = json!(other_tg);
+    second["source"]["key"] = json!(format!("{}.node2", world.key));
     findings["findings"].as_array_mut().expect("findings").push(second);
+    world.put_parameter("/alb-keepalive/other-tg/keepAliveTimeout", "61000").await;
 
     let report = world.remediate(&APPLY_ALL, findings).await.expect("report");
     assert_eq!(report["load_balancers"].as_array().map(Vec::len), Some(1), "{report:#}");
-    assert_eq!(actions(&report).len(), 4, "{report:#}");
+    assert_eq!(actions(&report).len(), 2, "{report:#}");
     assert!(actions(&report).iter().all(|a| a["applied"] == true), "{report:#}");
-    for name in [
-        world.parameter_name("keepAliveTimeout"),
-        "/alb-keepalive/other-tg/keepAliveTimeout".into(),
-    ] {
-        assert_eq!(world.parameter(&name).await.map(|p| p.0).as_deref(), Some("65000"), "{name}");
-    }
+    assert_eq!(
+        world.parameter(&world.parameter_name("keepAliveTimeout")).await.map(|p| p.0).as_deref(),
+        Some("65000")
+    );
+    assert_eq!(
+        world.parameter("/alb-keepalive/other-tg/keepAliveTimeout").await,
+        Some(("61000".to_string(), 1)),
+        "a detached group's parameter was written"
+    );
+    let warnings = report["load_balancers"][0]["warnings"].as_array().expect("warnings");
+    assert!(
+        warnings.iter().any(|w| w
+            .as_str()
+            .is_some_and(|w| w.contains("other-tg") && w.contains("not attached"))),
+        "{report:#}"
+    );
 }

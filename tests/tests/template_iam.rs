@@ -46,7 +46,6 @@ const REMEDIATOR_ACTIONS: &[&str] = &[
     "elasticloadbalancing:ModifyLoadBalancerAttributes",
     "elasticloadbalancing:AddTags",
     "ssm:GetParameter",
-    "ssm:GetParameters",
     "ssm:GetParameterHistory",
     "ssm:PutParameter",
     "ssm:AddTagsToResource",
@@ -614,6 +613,18 @@ fn check_detector(template: &Value) -> Vec<String> {
                             "{origin}: {action} on {resource}, not a .../AWSLogs/ key"
                         ));
                     }
+                    // One account's logs of the stack's region: this account, or one of
+                    // OtherLogAccountIds (rendered as the `Fn::Select` that picks it).
+                    let scoped = ["${AWS::AccountId}", "${Fn::Select}"].iter().any(|account| {
+                        resource.ends_with(&format!(
+                            "/AWSLogs/{account}/elasticloadbalancing/${{AWS::Region}}/*"
+                        ))
+                    });
+                    if !scoped {
+                        violations.push(format!(
+                            "{origin}: {action} on {resource}, not one account's logs of this region"
+                        ));
+                    }
                 }
             }
             if action_is(action, "lambda:InvokeFunction") {
@@ -680,6 +691,11 @@ fn check_remediator(template: &Value) -> Vec<String> {
                     }
                 }
             }
+            if action_is(action, "ssm:AddTagsToResource")
+                && !statement.condition_keys.iter().any(|k| k.eq_ignore_ascii_case("aws:TagKeys"))
+            {
+                violations.push(format!("{origin}: {action} without an aws:TagKeys condition"));
+            }
             if action_is(action, "ssm:PutParameter") || action_is(action, "ssm:AddTagsToResource") {
                 for resource in &statement.resources {
                     if !(resource.starts_with("arn:") && resource.contains(":parameter/")
@@ -699,13 +715,32 @@ fn check_remediator(template: &Value) -> Vec<String> {
                         statement.guards
                     ));
                 }
+                // The document must be the stack's own (it runs only ReloadCommand); instances
+                // only with a tag condition, in a statement of their own (a condition on a
+                // statement that also names the document would never match the document).
+                let tag_fenced = statement
+                    .condition_keys
+                    .iter()
+                    .any(|k| k.to_ascii_lowercase().starts_with("ssm:resourcetag/"));
                 for resource in &statement.resources {
-                    let allowed = resource.ends_with(":document/AWS-RunShellScript")
-                        || resource.contains(":ec2:") && resource.ends_with(":instance/*");
-                    if !allowed {
+                    let stack_document = resource
+                        .rsplit_once(":document/${")
+                        .and_then(|(_, id)| id.strip_suffix('}'))
+                        .is_some_and(|id| {
+                            resource_type(template, id) == Some("AWS::SSM::Document")
+                        });
+                    let instance = resource.contains(":ec2:") && resource.ends_with(":instance/*");
+                    if instance && !tag_fenced {
                         violations.push(format!(
-                            "{origin}: ssm:SendCommand on {resource}, \
-                             not AWS-RunShellScript or an instance"
+                            "{origin}: ssm:SendCommand on {resource} without an ssm:resourceTag condition"
+                        ));
+                    } else if !instance && !stack_document {
+                        violations.push(format!(
+                            "{origin}: ssm:SendCommand on {resource}, not the stack's own Command document"
+                        ));
+                    } else if stack_document && tag_fenced {
+                        violations.push(format!(
+                            "{origin}: the tag condition also applies to the document {resource}, which has no such tag"
                         ));
                     }
                 }
@@ -865,8 +900,10 @@ Resources:
                 - IsApply
                 - Sid: RunAnything
                   Effect: Allow
-                  Action: [ssm:SendCommand]
-                  Resource: arn:aws:ec2:us-east-1:111122223333:instance/*
+                  Action: [ssm:SendCommand, ssm:AddTagsToResource]
+                  Resource:
+                    - arn:aws:ec2:us-east-1:111122223333:instance/*
+                    - arn:aws:ssm:us-east-1::document/AWS-RunShellScript
                 - !Ref AWS::NoValue
               - Sid: TargetGroupsToo
                 Effect: Allow
@@ -919,6 +956,18 @@ fn checker_reports_unconditional_send_command_and_broad_lb_writes() {
     );
     assert!(has(&violations, &["TargetGroupsToo", "not an ALB ARN"]), "{violations:#?}");
     assert!(has(&violations, &["AnyTag", "without an aws:TagKeys condition"]), "{violations:#?}");
+    assert!(
+        has(&violations, &["RunAnything", "AWS-RunShellScript", "not the stack's own"]),
+        "{violations:#?}"
+    );
+    assert!(
+        has(&violations, &["RunAnything", "instance/*", "without an ssm:resourceTag condition"]),
+        "{violations:#?}"
+    );
+    assert!(
+        has(&violations, &["RunAnything", "ssm:AddTagsToResource", "aws:TagKeys"]),
+        "{violations:#?}"
+    );
 }
 
 #[test]

@@ -52,6 +52,18 @@ pub struct Finding {
     /// Load-balancer 502s by class (`keepalive_race`, `connection_failure`, ...).
     #[serde(default)]
     pub elb_502_by_class: BTreeMap<String, u64>,
+    /// 504s the load balancer sent (responses slower than the idle timeout).
+    #[serde(default)]
+    pub elb_504: u64,
+    /// 460s (clients that gave up before the answer).
+    #[serde(default)]
+    pub elb_460: u64,
+    /// Log time (RFC 3339) of the first race in the evidence.
+    #[serde(default)]
+    pub first_race_at: Option<String>,
+    /// Log time (RFC 3339) of the last race in the evidence.
+    #[serde(default)]
+    pub last_race_at: Option<String>,
     /// Per target group, most races first.
     #[serde(default)]
     pub target_groups: Vec<TargetGroupFinding>,
@@ -165,6 +177,10 @@ impl Finding {
             elb_502: lb.elb_502,
             keepalive_502: lb.keepalive_502,
             elb_502_by_class: by_class,
+            elb_504: lb.elb_504,
+            elb_460: lb.elb_460,
+            first_race_at: lb.race_times.first().map(|t| t.to_string()),
+            last_race_at: lb.race_times.last().map(|t| t.to_string()),
             target_groups: lb
                 .target_groups
                 .iter()
@@ -277,6 +293,10 @@ impl Finding {
         self.requests += other.requests;
         self.elb_502 += other.elb_502;
         self.keepalive_502 += other.keepalive_502;
+        self.elb_504 += other.elb_504;
+        self.elb_460 += other.elb_460;
+        self.first_race_at = earliest_or_latest(&self.first_race_at, &other.first_race_at, false);
+        self.last_race_at = earliest_or_latest(&self.last_race_at, &other.last_race_at, true);
         for (class, count) in &other.elb_502_by_class {
             *self.elb_502_by_class.entry(class.clone()).or_default() += count;
         }
@@ -314,6 +334,19 @@ impl Finding {
     }
 }
 
+/// The earlier (or later) of two RFC 3339 log times, compared as instants: the text omits a
+/// zero fraction, so the strings do not sort as the times do. Unparsable text loses.
+fn earliest_or_latest(a: &Option<String>, b: &Option<String>, latest: bool) -> Option<String> {
+    let parse = |t: &Option<String>| {
+        t.as_deref().and_then(|t| alb_records::Timestamp::parse(t.as_bytes())).zip(t.clone())
+    };
+    match (parse(a), parse(b)) {
+        (Some(a), Some(b)) => Some(if (b.0 > a.0) == latest { b.1 } else { a.1 }),
+        (Some(one), None) | (None, Some(one)) => Some(one.1),
+        (None, None) => a.clone().or_else(|| b.clone()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,6 +361,10 @@ mod tests {
             keepalive_502: groups.iter().map(|g| g.1).sum(),
             elb_502_by_class: [("keepalive_race".to_string(), groups.iter().map(|g| g.1).sum())]
                 .into(),
+            elb_504: 1,
+            elb_460: 0,
+            first_race_at: Some(format!("2026-11-27T09:{:02}:00.5Z", estimate % 60)),
+            last_race_at: Some(format!("2026-11-27T09:{:02}:00Z", estimate % 60)),
             target_groups: groups
                 .iter()
                 .map(|(arn, races)| TargetGroupFinding {
@@ -403,6 +440,10 @@ mod tests {
             "from the finding with more races"
         );
         assert_eq!(a.source.key, format!("{A}-5000"), "the first object stays the source");
+        assert_eq!(a.elb_504, 2);
+        // 5000 % 60 = 20 and 5100 % 60 = 0: the races span 09:00:00.5 to 09:20:00.
+        assert_eq!(a.first_race_at.as_deref(), Some("2026-11-27T09:00:00.5Z"));
+        assert_eq!(a.last_race_at.as_deref(), Some("2026-11-27T09:20:00Z"));
         assert_eq!(combined[1].load_balancer_arn, B);
     }
 }
@@ -430,10 +471,19 @@ pub enum ObjectOutcome {
         lines: u64,
         /// Lines that are not valid entries.
         malformed_lines: u64,
-        /// Keep-alive race 502s over all load balancers in the object.
+        /// Keep-alive race 502s of the load balancer the key names.
         keepalive_502: u64,
+        /// Entries kept although a field from 26 on could not be read.
+        #[serde(default)]
+        warning_lines: u64,
+        /// Entries whose `elb` is not the load balancer the key names: never findings.
+        #[serde(default)]
+        foreign_entries: u64,
+        /// Those load balancers (the first few).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        foreign_load_balancers: Vec<String>,
     },
-    /// Not an ALB access log; not read.
+    /// Not an ALB access log, or the event is not about a new object; not read.
     Skipped {
         /// Why.
         reason: String,

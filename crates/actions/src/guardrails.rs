@@ -43,7 +43,9 @@ pub enum Allowlist {
 }
 
 impl Allowlist {
-    /// Parses `ALLOWED_LOAD_BALANCERS`: empty, `*`, or comma-separated entries.
+    /// Parses `ALLOWED_LOAD_BALANCERS`: empty, `*`, or comma-separated entries. Entries match
+    /// exactly and case-sensitively (as the names appear in the ARNs); wildcards inside an
+    /// entry are refused rather than silently matching nothing.
     ///
     /// # Errors
     ///
@@ -63,6 +65,13 @@ impl Allowlist {
             };
         }
         for entry in &entries {
+            // Only a lone `*` is a pattern: an entry such as `app/shop-web/*` would be accepted
+            // and then never match, so it is refused at startup instead.
+            if entry.contains(['*', '?', '[', ']']) {
+                return Err(format!(
+                    "`{entry}` contains a wildcard; entries are exact names, app/<name>/<id> ids or ARNs (case-sensitive), and `*` alone allows every load balancer"
+                ));
+            }
             let valid = if entry.starts_with("arn:") {
                 arn::load_balancer_id(entry).is_some()
             } else if entry.contains('/') {
@@ -107,6 +116,8 @@ pub mod skip {
     pub const COOLDOWN: &str = "cooldown";
     /// The value is already what the plan wants.
     pub const ALREADY_SET: &str = "already set";
+    /// Planned only (the journal records the intent before the writes).
+    pub const PLAN_ONLY: &str = "planned";
 }
 
 /// Whether changes to a load balancer may go ahead.
@@ -200,6 +211,19 @@ mod tests {
         assert!(Allowlist::parse("app/shop-web").is_err());
         assert!(Allowlist::parse("arn:aws:s3:::bucket").is_err());
         assert!(Allowlist::parse("shop web").is_err());
+    }
+
+    #[test]
+    fn entries_with_wildcards_are_refused_and_matching_is_case_sensitive() {
+        for entry in ["app/shop-web/*", "shop-*", "shop-web?", "app/shop-web/[0-9]*", "a, app/*/1"]
+        {
+            let error = Allowlist::parse(entry).unwrap_err();
+            assert!(error.contains("wildcard"), "{entry}: {error}");
+        }
+        for entry in ["Shop-Web", "app/SHOP-WEB/50dc6c495c0c9188", "app/shop-web/50DC6C495C0C9188"]
+        {
+            assert!(!Allowlist::parse(entry).unwrap().allows(ARN), "{entry}");
+        }
     }
 
     #[test]

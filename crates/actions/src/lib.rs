@@ -41,18 +41,23 @@
 
 pub mod arn;
 pub mod aws;
+mod closed_loop;
 mod error;
 mod finding;
 pub mod guardrails;
+pub mod journal;
+pub mod metrics;
+pub mod notify;
 pub mod ports;
 mod remediate;
 
+pub use crate::closed_loop::{ClosedLoop, LEASE_SECONDS, LoopSettings, ReviewReport, object_id};
 pub use crate::error::Error;
 pub use crate::finding::{
     DetectorResult, Finding, ObjectOutcome, ObjectReport, Sample, Source, TargetFinding,
     TargetGroupFinding, combine_by_load_balancer,
 };
-pub use crate::ports::{LoadBalancers, ParameterVersion, Parameters, Reload};
+pub use crate::ports::{Events, Journal, LoadBalancers, ParameterVersion, Parameters, Reload};
 pub use crate::remediate::{
     ActionKind, ActionReport, LoadBalancerReport, ROLLBACK_DESCRIPTION, Remediation,
     SET_DESCRIPTION, Settings, parameter_name,

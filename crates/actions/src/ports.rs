@@ -1,10 +1,11 @@
-//! What the remediation needs from AWS, as three small traits named for the domain. The SDK
+//! What the remediation needs from AWS, as small traits named for the domain. The SDK
 //! implementations are in [`crate::aws`]; the remediation itself never sees an SDK type.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 
 use crate::Error;
+use crate::journal::{ChangeRecord, JournalState};
 
 /// The load balancer side: its idle timeout, tags and target groups.
 pub trait LoadBalancers: Sync {
@@ -84,4 +85,51 @@ pub trait Reload: Sync {
         instance_ids: &[String],
         command: &str,
     ) -> impl Future<Output = Result<String, Error>> + Send;
+}
+
+/// The journal (DynamoDB): per load balancer, a lease and a [`JournalState`].
+pub trait Journal: Sync {
+    /// Takes the lease on `load_balancer` for `holder` until `until` (unix seconds) when it is
+    /// free, expired at `now`, or already `holder`'s. `false` when another holder has it.
+    fn acquire(
+        &self,
+        load_balancer: &str,
+        holder: &str,
+        now: u64,
+        until: u64,
+    ) -> impl Future<Output = Result<bool, Error>> + Send;
+    /// Gives the lease back (no-op when `holder` no longer has it).
+    fn release(
+        &self,
+        load_balancer: &str,
+        holder: &str,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    /// The state (empty when the load balancer was never seen).
+    fn load(&self, load_balancer: &str)
+    -> impl Future<Output = Result<JournalState, Error>> + Send;
+    /// Stores the state; fails when `holder` does not hold the lease.
+    fn save(
+        &self,
+        load_balancer: &str,
+        holder: &str,
+        state: &JournalState,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Keeps a completed change as its own item (the history).
+    fn append_change(
+        &self,
+        load_balancer: &str,
+        change: &ChangeRecord,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    /// The ARNs of every load balancer with a state (for the periodic review).
+    fn load_balancers(&self) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+}
+
+/// Where events go (EventBridge).
+pub trait Events: Sync {
+    /// Publishes one event with this detail-type and JSON detail.
+    fn publish(
+        &self,
+        detail_type: &str,
+        detail: &str,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
 }

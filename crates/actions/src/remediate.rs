@@ -41,6 +41,8 @@ pub struct Settings {
     pub policy: Policy,
     /// Shell command run on the target instances after parameters changed.
     pub reload_command: Option<String>,
+    /// Notifications, verification and the regression guard.
+    pub closed_loop: crate::closed_loop::LoopSettings,
 }
 
 /// The kind of an action.
@@ -147,7 +149,6 @@ pub struct Remediation<'a, L, P, R> {
 struct Current {
     tags: BTreeMap<String, String>,
     warnings: Vec<String>,
-    last_change: Option<u64>,
 }
 
 impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
@@ -158,16 +159,14 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
 
     async fn current(&self, lb_arn: &str) -> Result<Current, Error> {
         let tags = self.balancers.tags(lb_arn).await?;
-        let mut warnings = guardrails::drift_warnings(&tags);
-        let last_change = guardrails::last_change(&tags).unwrap_or_else(|warning| {
-            warnings.push(warning);
-            None
-        });
-        Ok(Current { tags, warnings, last_change })
+        let warnings = guardrails::drift_warnings(&tags);
+        Ok(Current { tags, warnings })
     }
 
-    /// Plans and (unless a guardrail says no) executes the remedy for one finding. `now` is unix
-    /// seconds, for the cooldown and the change tag.
+    /// Plans and (unless a guardrail says no, or `execute` is false) executes the remedy for one
+    /// finding. `now` is unix seconds; `last_change` is the journal's last change, for the
+    /// cooldown. With `execute` false nothing is written and the actions that would run are
+    /// left with neither `applied` nor `skipped` (the plan the journal records as intent).
     ///
     /// # Errors
     ///
@@ -178,6 +177,8 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
         &self,
         finding: &Finding,
         now: u64,
+        last_change: Option<u64>,
+        execute: bool,
     ) -> Result<LoadBalancerReport, Error> {
         let lb_arn = finding.load_balancer_arn.as_str();
         if arn::load_balancer_id(lb_arn).is_none() {
@@ -189,13 +190,16 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
         let allowed = self.settings.allowlist.allows(lb_arn);
         let current = self.current(lb_arn).await?;
         let idle = self.balancers.idle_timeout(lb_arn).await?;
-        let gate = guardrails::gate(
+        let gate = match guardrails::gate(
             self.settings.mode,
             allowed,
-            current.last_change,
+            last_change,
             now,
             Some(self.settings.cooldown_s),
-        );
+        ) {
+            Gate::Open if !execute => Gate::Closed(skip::PLAN_ONLY),
+            gate => gate,
+        };
         let mut report = LoadBalancerReport {
             load_balancer: finding.load_balancer.clone(),
             load_balancer_arn: lb_arn.to_string(),
@@ -207,7 +211,20 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
         };
         match self.settings.strategy {
             Strategy::SsmParameters => {
-                let groups = finding.target_groups.iter().filter(|g| g.keepalive_502 > 0);
+                // Only groups attached now: after a blue/green swap the log names a group this
+                // load balancer no longer routes to, whose parameters belong to someone else.
+                let attached = self.balancers.target_groups(lb_arn).await?;
+                let mut groups = Vec::new();
+                for group in finding.target_groups.iter().filter(|g| g.keepalive_502 > 0) {
+                    if attached.contains(&group.target_group_arn) {
+                        groups.push(group);
+                    } else {
+                        report.warnings.push(format!(
+                            "{} is not attached to {lb_arn} now (blue/green swap?): its parameters are left alone",
+                            group.target_group_arn
+                        ));
+                    }
+                }
                 for group in groups {
                     self.raise_parameters(finding, group, idle, gate, now, &mut report).await?;
                 }
@@ -279,17 +296,7 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
             {
                 let description = format!("{SET_DESCRIPTION} on {}", finding.load_balancer);
                 self.parameters.put(name, &after.to_string(), &description).await?;
-                let tags = [
-                    ("alb-keepalive:load-balancer", finding.load_balancer.clone()),
-                    ("alb-keepalive:keepalive-502", group.keepalive_502.to_string()),
-                    (
-                        "alb-keepalive:estimated-backend-ms",
-                        finding
-                            .estimated_backend_keepalive_ms
-                            .map_or_else(|| "unknown".to_string(), |ms| ms.to_string()),
-                    ),
-                    ("alb-keepalive:changed-at", now.to_string()),
-                ];
+                let tags = provenance_tags(finding, group.keepalive_502, now);
                 self.parameters.tag(name, &tags).await?;
                 action.applied = true;
                 written = true;
@@ -381,7 +388,7 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
     }
 
     /// Undoes the remediator's changes to one load balancer (`app/<name>/<id>` or its ARN): the
-    /// idle timeout recorded in its tag, and for the parameters of its target groups the version
+    /// idle timeout recorded in the journal (`journal_idle_timeout`, else the tag), and for the parameters of its target groups the version
     /// before the remediator's latest write. Obeys the mode and the allowlist, not the cooldown.
     ///
     /// # Errors
@@ -391,6 +398,7 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
         &self,
         load_balancer: &str,
         now: u64,
+        journal_idle_timeout: Option<u32>,
     ) -> Result<LoadBalancerReport, Error> {
         let lb_arn = self.resolve(load_balancer).await?;
         let lb_id = arn::load_balancer_id(&lb_arn).unwrap_or(load_balancer).to_string();
@@ -406,7 +414,10 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
             notes: Vec::new(),
             source: None,
         };
-        match current.tags.get(PREVIOUS_IDLE_TIMEOUT_TAG) {
+        let recorded = journal_idle_timeout
+            .map(|seconds| seconds.to_string())
+            .or_else(|| current.tags.get(PREVIOUS_IDLE_TIMEOUT_TAG).cloned());
+        match recorded.as_ref() {
             None => report
                 .notes
                 .push(format!("no {PREVIOUS_IDLE_TIMEOUT_TAG} tag: idle timeout left as it is")),
@@ -492,7 +503,12 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
         Ok(Some(action))
     }
 
-    async fn resolve(&self, load_balancer: &str) -> Result<String, Error> {
+    /// The ARN of `app/<name>/<id>` (or the ARN given), checked.
+    ///
+    /// # Errors
+    ///
+    /// Not an ALB id or ARN, or no such load balancer.
+    pub async fn resolve(&self, load_balancer: &str) -> Result<String, Error> {
         let load_balancer = load_balancer.trim();
         if load_balancer.starts_with("arn:") {
             return match arn::load_balancer_id(load_balancer) {
@@ -521,6 +537,25 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
             Some(value) => parse_ms(name, &value).map(Some),
         }
     }
+}
+
+/// The tags that say where a parameter version came from.
+pub(crate) fn provenance_tags(
+    finding: &Finding,
+    keepalive_502: u64,
+    now: u64,
+) -> [(&'static str, String); 4] {
+    [
+        ("alb-keepalive:load-balancer", finding.load_balancer.clone()),
+        ("alb-keepalive:keepalive-502", keepalive_502.to_string()),
+        (
+            "alb-keepalive:estimated-backend-ms",
+            finding
+                .estimated_backend_keepalive_ms
+                .map_or_else(|| "unknown".to_string(), |ms| ms.to_string()),
+        ),
+        ("alb-keepalive:changed-at", now.to_string()),
+    ]
 }
 
 /// `{prefix}/{target-group-name}/{keepAliveTimeout|headersTimeout}`.

@@ -1,26 +1,55 @@
 //! The text report: what an SRE reads first. Per load balancer: the verdict, the counts, the
-//! evidence (gaps, a sample line) and both cures with the exact values to set.
+//! evidence (gaps, a sample line) and both cures with the exact values to set. Everything
+//! copied from the input goes through [`escape`] first.
 
 use std::fmt::Write as _;
 
 use alb_findings::{Elb502Class, LoadBalancerFindings, Verdict};
 
+use crate::escape::escape;
 use crate::report::{LoadBalancerReport, Report};
 
 pub fn text(report: &Report<'_>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Scanned {} object{}: {} entries, {} malformed line{} skipped.",
+        "Scanned {} object{}: {} entries, {} malformed line{} skipped{}.",
         report.objects,
         plural(report.objects as u64),
         report.lines,
         report.malformed_lines,
-        plural(report.malformed_lines)
+        plural(report.malformed_lines),
+        if report.warning_lines > 0 {
+            format!(
+                ", {} entr{} kept with a warning",
+                report.warning_lines,
+                if report.warning_lines == 1 { "y" } else { "ies" }
+            )
+        } else {
+            String::new()
+        }
     );
-    for sample in report.malformed_samples {
-        let source = sample.source.as_deref().map(|s| format!("{s}: ")).unwrap_or_default();
-        let _ = writeln!(out, "  malformed: {source}line {}: {}", sample.line, sample.reason);
+    if report.skipped_objects > 0 {
+        let _ = writeln!(
+            out,
+            "Skipped {} file{} or object{} that are not ALB access logs or are filtered out (--verbose names them).",
+            report.skipped_objects,
+            plural(report.skipped_objects as u64),
+            plural(report.skipped_objects as u64)
+        );
+    }
+    for (kind, samples) in
+        [("malformed", report.malformed_samples), ("warning", report.warning_samples)]
+    {
+        for sample in samples {
+            let source =
+                sample.source.as_deref().map(|s| format!("{}: ", escape(s))).unwrap_or_default();
+            let _ =
+                writeln!(out, "  {kind}: {source}line {}: {}", sample.line, escape(&sample.reason));
+        }
+    }
+    for note in &report.notes {
+        let _ = writeln!(out, "  note: {}", escape(note));
     }
     if report.load_balancers.is_empty() {
         let _ = writeln!(out, "\nNo access-log entries found.");
@@ -43,7 +72,7 @@ fn load_balancer(out: &mut String, report: &LoadBalancerReport<'_>, idle_s: u32)
             "SHUTDOWN RACE: targets closed their idle connections while shutting down (not a keep-alive problem)"
         }
     };
-    let _ = writeln!(out, "{}  {}", lb.load_balancer, headline);
+    let _ = writeln!(out, "{}  {}", escape(&lb.load_balancer), headline);
     let _ = writeln!(
         out,
         "  {} requests, {} load-balancer 502{}{}",
@@ -52,6 +81,7 @@ fn load_balancer(out: &mut String, report: &LoadBalancerReport<'_>, idle_s: u32)
         plural(lb.elb_502),
         classes(lb)
     );
+    race_times(out, lb);
     if lb.verdict == Verdict::NoRace {
         explain_other_502s(out, lb);
         return;
@@ -99,19 +129,19 @@ fn load_balancer(out: &mut String, report: &LoadBalancerReport<'_>, idle_s: u32)
             .targets
             .iter()
             .filter(|t| t.keepalive_502 > 0)
-            .map(|t| format!("{} {}", t.target, t.keepalive_502))
+            .map(|t| format!("{} {}", escape(&t.target), t.keepalive_502))
             .collect();
         let _ = writeln!(
             out,
             "    {}: {} race{} ({})",
-            group_name(&group.target_group_arn),
+            escape(group_name(&group.target_group_arn)),
             group.keepalive_502,
             plural(group.keepalive_502),
             targets.join(", ")
         );
     }
     if let Some(sample) = lb.samples.first() {
-        let _ = writeln!(out, "    sample: {}", sample.line);
+        let _ = writeln!(out, "    sample: {}", escape(&sample.line));
     }
     explain_other_502s(out, lb);
     if let Some(remedies) = &report.remedies {
@@ -141,7 +171,7 @@ fn load_balancer(out: &mut String, report: &LoadBalancerReport<'_>, idle_s: u32)
                 let _ = writeln!(
                     out,
                     "         aws elbv2 modify-load-balancer-attributes --load-balancer-arn <arn of {}> \\\n           --attributes Key=idle_timeout.timeout_seconds,Value={seconds}",
-                    lb.load_balancer
+                    escape(&lb.load_balancer)
                 );
                 let _ = writeln!(
                     out,
@@ -163,6 +193,33 @@ fn load_balancer(out: &mut String, report: &LoadBalancerReport<'_>, idle_s: u32)
         for line in advice {
             let _ = writeln!(out, "    - {line}");
         }
+    }
+}
+
+/// Hours listed in full; a longer scan shows the first and the last half of them, so whether the
+/// races stopped stays visible.
+const MAX_HOURS_SHOWN: usize = 24;
+
+/// When the races were logged: first and last (log time) and the races per UTC hour.
+fn race_times(out: &mut String, lb: &LoadBalancerFindings) {
+    let times = &lb.race_times;
+    let (Some(first), Some(last)) = (times.first(), times.last()) else { return };
+    let _ = writeln!(out, "  Races logged from {first} to {last}; per hour (UTC):");
+    let hours: Vec<_> = times.by_hour().collect();
+    let hour_line = |out: &mut String, (hour, races): &(_, u64)| {
+        let _ = writeln!(out, "    {hour}  {races} race{}", plural(*races));
+    };
+    if hours.len() <= MAX_HOURS_SHOWN {
+        hours.iter().for_each(|h| hour_line(out, h));
+    } else {
+        let half = MAX_HOURS_SHOWN / 2;
+        hours[..half].iter().for_each(|h| hour_line(out, h));
+        let _ = writeln!(
+            out,
+            "    ... {} more hours with races (all in --format json: races_by_hour) ...",
+            hours.len() - MAX_HOURS_SHOWN
+        );
+        hours[hours.len() - half..].iter().for_each(|h| hour_line(out, h));
     }
 }
 

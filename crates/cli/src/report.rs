@@ -9,9 +9,18 @@ use serde::Serialize;
 pub struct Report<'a> {
     /// Objects read.
     pub objects: usize,
+    /// Files or objects passed over in directories and S3 listings (not access logs, not
+    /// regular files, links back into the tree, or outside the name filters).
+    pub skipped_objects: usize,
     pub lines: u64,
     pub malformed_lines: u64,
     pub malformed_samples: &'a [MalformedLine],
+    /// Entries kept although a field from 26 on could not be read.
+    pub warning_lines: u64,
+    pub warning_samples: &'a [MalformedLine],
+    /// Things to know about the input, one sentence each naming the object (e.g. a `.gz` name
+    /// on an object that is not gzip).
+    pub notes: Vec<String>,
     /// The idle timeout the remedies were computed for.
     pub alb_idle_timeout_seconds: u32,
     pub load_balancers: Vec<LoadBalancerReport<'a>>,
@@ -31,6 +40,7 @@ pub struct LoadBalancerReport<'a> {
 impl<'a> Report<'a> {
     pub fn new(
         objects: usize,
+        notes: Vec<String>,
         diagnosis: &'a Diagnosis,
         idle_timeout_s: u32,
         policy: &Policy,
@@ -54,9 +64,13 @@ impl<'a> Report<'a> {
             .collect::<Result<_, alb_plan::PlanError>>()?;
         Ok(Report {
             objects,
+            skipped_objects: 0,
             lines: diagnosis.lines,
             malformed_lines: diagnosis.malformed_lines,
             malformed_samples: &diagnosis.malformed_samples,
+            warning_lines: diagnosis.warning_lines,
+            warning_samples: &diagnosis.warning_samples,
+            notes,
             alb_idle_timeout_seconds: idle_timeout_s,
             load_balancers,
         })

@@ -14,10 +14,12 @@ use crate::classify::{Elb502Class, classify_502};
 use crate::gaps::GapSample;
 use crate::histogram::DurationHistogram;
 use crate::pool::{Analysis, BUFFERED_SPANS, Outcome, Span, TARGET_SPANS, Timeline};
+use crate::race_times::RaceTimeline;
 use crate::report::{
     ClassCounts, Diagnosis, LoadBalancerFindings, MalformedLine, PoolEvidence, RaceSample,
     TargetFindings, TargetGroupFindings, Verdict,
 };
+use crate::timeline::ClassTimeline;
 
 /// Detection settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,10 +97,14 @@ struct BalancerState {
     requests: u64,
     counts: BalancerCounts,
     unplaced_502: u64,
+    elb_504: u64,
+    elb_460: u64,
+    race_times: RaceTimeline,
     groups: Vec<GroupState>,
     group_index: HashMap<Box<[u8]>, usize, RandomState>,
     last_group: usize,
     samples: Vec<RaceSample>,
+    timeline: ClassTimeline,
     target_processing: DurationHistogram,
     websocket_requests: u64,
     long_lived_requests: u64,
@@ -112,10 +118,14 @@ impl BalancerState {
             requests: 0,
             counts: BalancerCounts::default(),
             unplaced_502: 0,
+            elb_504: 0,
+            elb_460: 0,
+            race_times: RaceTimeline::default(),
             groups: Vec::new(),
             group_index: HashMap::default(),
             last_group: 0,
             samples: Vec::new(),
+            timeline: ClassTimeline::default(),
             target_processing: DurationHistogram::default(),
             websocket_requests: 0,
             long_lived_requests: 0,
@@ -181,6 +191,8 @@ pub struct Diagnoser {
     lines: u64,
     malformed_lines: u64,
     malformed_samples: Vec<MalformedLine>,
+    warning_lines: u64,
+    warning_samples: Vec<MalformedLine>,
 }
 
 impl Diagnoser {
@@ -195,6 +207,21 @@ impl Diagnoser {
             lines: 0,
             malformed_lines: 0,
             malformed_samples: Vec::new(),
+            warning_lines: 0,
+            warning_samples: Vec::new(),
+        }
+    }
+
+    /// Counts an entry that was kept although part of it could not be read (a quoting surprise
+    /// from field 26 on); the first few are kept with their reason.
+    pub fn observe_warning(&mut self, line_number: u64, reason: &dyn std::fmt::Display) {
+        self.warning_lines += 1;
+        if self.warning_samples.len() < self.options.max_malformed_samples {
+            self.warning_samples.push(MalformedLine {
+                source: None,
+                line: line_number,
+                reason: reason.to_string(),
+            });
         }
     }
 
@@ -218,11 +245,20 @@ impl Diagnoser {
         let balancer = &mut self.balancers[index];
         balancer.requests += 1;
 
+        match record.elb_status_code() {
+            Some(504) => balancer.elb_504 += 1,
+            Some(460) => balancer.elb_460 += 1,
+            _ => {}
+        }
         let class = classify_502(record, options.race_window_ms);
         if let Some(class) = class {
             balancer.counts.by_class.add(class);
+            balancer.timeline.add(record.time().micros(), class);
         }
         let is_race = class == Some(Elb502Class::KeepaliveRace);
+        if is_race {
+            balancer.race_times.record(record.time());
+        }
         if let Some(ms) = record.target_processing_time_ms() {
             balancer.target_processing.record_ms(u64::from(ms));
         }
@@ -321,6 +357,8 @@ impl Diagnoser {
         diagnosis.lines = self.lines;
         diagnosis.malformed_lines = self.malformed_lines;
         diagnosis.malformed_samples = self.malformed_samples;
+        diagnosis.warning_lines = self.warning_lines;
+        diagnosis.warning_samples = self.warning_samples;
         diagnosis.load_balancers = self.balancers.into_iter().map(balancer_findings).collect();
         diagnosis.settle();
         diagnosis
@@ -334,6 +372,8 @@ impl Diagnosis {
             lines: 0,
             malformed_lines: 0,
             malformed_samples: Vec::new(),
+            warning_lines: 0,
+            warning_samples: Vec::new(),
             load_balancers: Vec::new(),
             race_threshold: options.race_threshold,
             max_samples: options.max_samples,
@@ -400,6 +440,9 @@ fn balancer_findings(mut state: BalancerState) -> LoadBalancerFindings {
         keepalive_502_without_gap: 0,
         shutdown_502: counts.shutdown_502,
         elb_502_by_class: counts.by_class,
+        elb_504: state.elb_504,
+        elb_460: state.elb_460,
+        race_times: state.race_times,
         verdict: Verdict::NoRace,
         estimated_backend_keepalive_ms: None,
         estimate: None,
@@ -413,5 +456,6 @@ fn balancer_findings(mut state: BalancerState) -> LoadBalancerFindings {
         gaps: GapSample::default(),
         pool: counts.pool,
         unplaced_502: state.unplaced_502,
+        timeline: state.timeline,
     }
 }

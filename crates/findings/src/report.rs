@@ -9,6 +9,8 @@ use crate::classify::Elb502Class;
 use crate::gaps::{GapSample, KeepaliveEstimate, ReuseOrder};
 use crate::histogram::DurationHistogram;
 use crate::pool::{Analysis, ModelFit};
+use crate::race_times::RaceTimeline;
+use crate::timeline::ClassTimeline;
 
 /// Targets listed per target group; the rest are summed in `more_targets`.
 pub const MAX_TARGETS_PER_GROUP: usize = 20;
@@ -35,7 +37,7 @@ impl ClassCounts {
         self.0.iter().sum()
     }
 
-    fn merge(&mut self, other: &ClassCounts) {
+    pub(crate) fn merge(&mut self, other: &ClassCounts) {
         for (mine, theirs) in self.0.iter_mut().zip(other.0) {
             *mine += theirs;
         }
@@ -250,6 +252,14 @@ pub struct LoadBalancerFindings {
     pub shutdown_502: u64,
     /// Load-balancer 502s by class.
     pub elb_502_by_class: ClassCounts,
+    /// 504s the load balancer sent (the target did not answer within the idle timeout): they rise
+    /// when an idle timeout is lowered below the slowest responses.
+    pub elb_504: u64,
+    /// 460s (the client closed the connection before the load balancer answered).
+    pub elb_460: u64,
+    /// When race-shaped 502s were logged: `first_race_at`, `last_race_at`, `races_by_hour`.
+    #[serde(flatten)]
+    pub race_times: RaceTimeline,
     /// `keepalive-race`, `shutdown-race` or `no-race`.
     pub verdict: Verdict,
     /// The backend keep-alive timeout inferred from the gaps, if any race had a gap.
@@ -275,6 +285,8 @@ pub struct LoadBalancerFindings {
     #[serde(skip)]
     pub(crate) gaps: GapSample,
     #[serde(skip)]
+    pub(crate) timeline: ClassTimeline,
+    #[serde(skip)]
     pub(crate) pool: PoolEvidence,
     /// Races of entries without a target group (no replay possible).
     #[serde(skip)]
@@ -285,6 +297,11 @@ impl LoadBalancerFindings {
     /// The measured idle gaps (bounded sample).
     pub fn gaps(&self) -> &GapSample {
         &self.gaps
+    }
+
+    /// Load-balancer 502s by class in 5-minute buckets.
+    pub fn timeline(&self) -> &ClassTimeline {
+        &self.timeline
     }
 
     /// Recomputes the derived fields (verdict, estimate, ordering, bounds) after counts
@@ -336,6 +353,10 @@ impl LoadBalancerFindings {
         self.shutdown_502 += other.shutdown_502;
         self.unplaced_502 += other.unplaced_502;
         self.elb_502_by_class.merge(&other.elb_502_by_class);
+        self.elb_504 += other.elb_504;
+        self.elb_460 += other.elb_460;
+        self.race_times.merge(&other.race_times);
+        self.timeline.merge(&other.timeline);
         self.pool.merge(&other.pool);
         self.target_processing_seconds.merge(&other.target_processing_seconds);
         self.websocket_requests += other.websocket_requests;
@@ -417,6 +438,11 @@ pub struct Diagnosis {
     pub malformed_lines: u64,
     /// The first few malformed lines, with the reason.
     pub malformed_samples: Vec<MalformedLine>,
+    /// Entries kept although a field from 26 on could not be read (AWS re-quoted or appended
+    /// something): counted here, not in `malformed_lines`.
+    pub warning_lines: u64,
+    /// The first few of them, with the reason.
+    pub warning_samples: Vec<MalformedLine>,
     /// Per load balancer, most races first.
     pub load_balancers: Vec<LoadBalancerFindings>,
     #[serde(skip)]
@@ -436,6 +462,12 @@ impl Diagnosis {
                 self.malformed_samples.push(sample);
             }
         }
+        self.warning_lines += other.warning_lines;
+        for sample in other.warning_samples {
+            if self.warning_samples.len() < self.max_samples.max(5) {
+                self.warning_samples.push(sample);
+            }
+        }
         let index: HashMap<String, usize> = self
             .load_balancers
             .iter()
@@ -453,7 +485,7 @@ impl Diagnosis {
 
     /// Names the object the malformed samples came from (for multi-object reports).
     pub fn set_source(&mut self, source: &str) {
-        for sample in &mut self.malformed_samples {
+        for sample in self.malformed_samples.iter_mut().chain(&mut self.warning_samples) {
             sample.source.get_or_insert_with(|| source.to_string());
         }
     }

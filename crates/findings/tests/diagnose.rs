@@ -2,7 +2,9 @@
 
 use std::io::Write;
 
-use alb_findings::{DetectOptions, Diagnosis, Elb502Class, Options, ReadError, Verdict, diagnose};
+use alb_findings::{
+    DetectOptions, Diagnosis, Elb502Class, LineBudget, Options, ReadError, Verdict, diagnose,
+};
 
 const LB: &str = "app/shop-web/50dc6c495c0c9188";
 const TG: &str =
@@ -197,6 +199,87 @@ fn gzip_objects_and_read_errors() {
     assert!(matches!(err, ReadError::CorruptGzip { .. }), "{err}");
 }
 
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn an_object_of_junk_lines_stops_early_with_an_error() {
+    // The reported case, scaled down: 4 MiB of "a\n" (the report's was 1 GiB in 1 MB of gzip).
+    let junk = gzip(&b"a\n".repeat(2 << 20));
+    let err = diagnose(&junk[..], &Options::default()).unwrap_err();
+    match &err {
+        ReadError::NotAccessLog { lines, not_entries, first_line, first_reason } => {
+            assert_eq!((*lines, *not_entries, *first_line), (1001, 1001, 1));
+            assert!(first_reason.contains("fields"), "{first_reason}");
+        }
+        other => panic!("{other}"),
+    }
+    assert!(err.to_string().contains("not an ALB access log"), "{err}");
+    // Blank lines count too: a gzip of newlines is not an access log either.
+    let blank = gzip(&vec![b'\n'; 4 << 20]);
+    assert!(matches!(
+        diagnose(&blank[..], &Options::default()),
+        Err(ReadError::NotAccessLog { .. })
+    ));
+}
+
+#[test]
+fn a_log_with_some_junk_is_read_to_the_end() {
+    // 1500 junk lines (over the count) among 3000 entries (under half): a genuine log.
+    let mut log = String::new();
+    for i in 0..3000 {
+        log += &ok(f64::from(i) * 0.01, "10.0.1.23:3000");
+        if i % 2 == 0 {
+            log += "junk\n";
+        }
+    }
+    let d = run(&log);
+    assert_eq!((d.lines, d.malformed_lines), (3000, 1500));
+    // The same junk first: past the count while over half, so it stops there.
+    let junk_first = "junk\n".repeat(1500) + &log;
+    assert!(matches!(
+        diagnose(junk_first.as_bytes(), &Options::default()),
+        Err(ReadError::NotAccessLog { lines: 1001, .. })
+    ));
+    // A stricter share: a third of junk is too much.
+    let strict = Options {
+        budget: LineBudget { not_entries_percent: 30, ..LineBudget::default() },
+        ..Options::default()
+    };
+    assert!(matches!(diagnose(log.as_bytes(), &strict), Err(ReadError::NotAccessLog { .. })));
+}
+
+#[test]
+fn the_line_budget_bounds_the_lines_read() {
+    let log: String = (0..10).map(|i| ok(f64::from(i), "10.0.1.23:3000")).collect();
+    let budget = |max_lines| Options {
+        budget: LineBudget { max_lines, ..LineBudget::default() },
+        ..Options::default()
+    };
+    assert_eq!(diagnose(log.as_bytes(), &budget(10)).unwrap().lines, 10);
+    let err = diagnose(log.as_bytes(), &budget(9)).unwrap_err();
+    assert!(matches!(err, ReadError::TooManyLines { limit: 9 }), "{err}");
+}
+
+#[test]
+fn entries_with_a_quoting_surprise_after_field_25_are_kept_and_counted_as_warnings() {
+    let requoted = race(5.0, "10.0.1.23:3000")
+        .replace("\"-\" \"-\" \"-\" \"-\" TID_", "\"-\" \"-\" Acceptable \"-\" TID_");
+    assert_ne!(requoted, race(5.0, "10.0.1.23:3000"));
+    let d = run(&(ok(0.0, "10.0.1.23:3000") + &requoted));
+    assert_eq!((d.lines, d.malformed_lines, d.warning_lines), (2, 0, 1));
+    assert_eq!(d.warning_samples[0].line, 2);
+    assert!(d.warning_samples[0].reason.contains("classification"), "{:?}", d.warning_samples);
+    assert_eq!(d.load_balancer(LB).unwrap().keepalive_502, 1, "the entry still counts");
+    let mut all = Diagnosis::empty(&DetectOptions::default());
+    all.merge(d.clone());
+    all.merge(d);
+    assert_eq!(all.warning_lines, 2);
+}
+
 proptest::proptest! {
     /// Whatever the bytes, a plain-text object is read to its end: every non-blank line is either
     /// an entry or a malformed line, and nothing panics.
@@ -231,4 +314,41 @@ proptest::proptest! {
         let non_blank = object.split(|&b| b == b'\n').filter(|l| !l.trim_ascii().is_empty()).count() as u64;
         proptest::prop_assert_eq!(d.lines + d.malformed_lines, non_blank);
     }
+}
+
+#[test]
+fn race_times_and_timeout_statuses_are_taken_from_the_log() {
+    // Races at 09:30:05 and 09:30:55, lines out of order; a 504 and a 460 beside them.
+    let mut log = String::new();
+    log += &race(55.0, "10.0.1.23:3000");
+    log += &ok(0.0, "10.0.1.23:3000");
+    log += &race(5.0, "10.0.1.23:3000");
+    log += &entry(LB, 30.0, "10.0.1.23:3000", "0.000 60.001 -1", "504 -", "-");
+    log += &entry(LB, 31.0, "-", "-1 -1 -1", "460 -", "-");
+    let diagnosis = run(&log);
+    let lb = diagnosis.load_balancer(LB).unwrap();
+    assert_eq!(lb.keepalive_502, 2);
+    assert_eq!((lb.elb_504, lb.elb_460), (1, 1));
+    let json = serde_json::to_value(lb).unwrap();
+    assert_eq!(json["first_race_at"], "2026-11-27T09:30:05Z");
+    assert_eq!(json["last_race_at"], "2026-11-27T09:30:55Z");
+    assert_eq!(
+        json["races_by_hour"],
+        serde_json::json!([{"hour": "2026-11-27T09:00:00Z", "races": 2}])
+    );
+
+    // A clean object merged in moves nothing; a later one moves the last race.
+    let mut merged = run(&ok(0.0, "10.0.1.23:3000"));
+    merged.merge(diagnosis);
+    merged.merge(run(&race(1_500.0, "10.0.1.23:3000")));
+    let lb = merged.load_balancer(LB).unwrap();
+    assert_eq!(
+        lb.race_times.first().map(|t| t.to_string()).as_deref(),
+        Some("2026-11-27T09:30:05Z")
+    );
+    assert_eq!(
+        lb.race_times.last().map(|t| t.to_string()).as_deref(),
+        Some("2026-11-27T09:55:00Z")
+    );
+    assert_eq!(lb.race_times.by_hour().map(|(_, n)| n).collect::<Vec<_>>(), [3]);
 }

@@ -11,6 +11,8 @@
 //!   ([`Compression`] can insist on gzip, as the Lambda does for `.log.gz` objects).
 //! * [`LineReader::next_line`] yields [`Line`]s: the bytes without the terminator and the
 //!   1-based line number. Memory is bounded by [`Options::max_line_bytes`], not by the object.
+//! * [`LineReader::pipelined`] decompresses on a second thread, handing over a fixed set of
+//!   buffers, so a scan with a spare core runs at the speed of decompression alone.
 //! * [`access_log_name`] tells ALB access-log objects from the other objects ALB writes beside
 //!   them (test file, connection and health-check logs), by name.
 //! * [`Options::max_uncompressed_bytes`] caps the decompressed size so a gzip bomb is an error,
@@ -45,4 +47,4 @@ mod object_name;
 mod reader;
 
 pub use crate::object_name::{AccessLogName, SkipReason, access_log_name};
-pub use crate::reader::{Compression, Line, LineReader, Options, ReadError};
+pub use crate::reader::{Compression, Line, LineReader, Options, Pipeline, ReadError};

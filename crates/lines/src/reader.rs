@@ -50,7 +50,10 @@ pub enum ReadError {
         found: Vec<u8>,
     },
     /// The gzip stream ends early or is corrupt.
-    #[error("gzip stream is truncated or corrupt after {after_bytes} uncompressed bytes: {source}")]
+    #[error(
+        "gzip stream is truncated or corrupt after {after_bytes} uncompressed bytes: {}",
+        Causes(source)
+    )]
     CorruptGzip {
         /// Decompressed bytes read before the failure.
         after_bytes: u64,
@@ -66,13 +69,54 @@ pub enum ReadError {
         limit: u64,
     },
     /// Reading the underlying source failed.
-    #[error("read failed after {after_bytes} bytes: {source}")]
+    #[error("read failed after {after_bytes} bytes: {}", Causes(source))]
     Io {
         /// Decompressed bytes read before the failure.
         after_bytes: u64,
         /// The I/O error.
         source: io::Error,
     },
+    /// The object has more lines than the line budget allows.
+    #[error("more than {limit} lines; stopped (raise the line budget if the object is genuine)")]
+    TooManyLines {
+        /// The budget that was passed.
+        limit: u64,
+    },
+    /// Most lines read so far are not ALB access-log entries: the object is something else,
+    /// and reading it to the end would only take time.
+    #[error(
+        "{not_entries} of the first {lines} lines are not ALB access-log entries (line {first_line}: {first_reason}); stopped: not an ALB access log"
+    )]
+    NotAccessLog {
+        /// Lines read.
+        lines: u64,
+        /// Lines among them that are not entries (malformed, over the line limit, or blank).
+        not_entries: u64,
+        /// The first malformed line's number.
+        first_line: u64,
+        /// Why it is not an entry.
+        first_reason: String,
+    },
+}
+
+/// An error and its causes as one text (`streaming error: connection reset by peer`): I/O
+/// errors from network streams often say only "streaming error" themselves.
+struct Causes<'a>(&'a io::Error);
+
+impl std::fmt::Display for Causes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut text = self.0.to_string();
+        let mut cause = std::error::Error::source(self.0);
+        while let Some(error) = cause {
+            let more = error.to_string();
+            if !text.contains(&more) {
+                text.push_str(": ");
+                text.push_str(&more);
+            }
+            cause = error.source();
+        }
+        f.write_str(&text)
+    }
 }
 
 /// One line of the object, without its `\n` terminator.
@@ -94,6 +138,8 @@ enum Source<R: Read> {
 /// Streams the lines of an object (plain text or multi-member gzip) from one reused buffer.
 pub struct LineReader<R: Read> {
     source: Source<R>,
+    /// The object is gzip (decompressed here, or on the pipeline's thread).
+    gzip: bool,
     options: Options,
     buffer: Vec<u8>,
     /// Start of the unread part of the buffer.
@@ -118,25 +164,23 @@ impl<R: Read> LineReader<R> {
     ///
     /// [`ReadError::NotGzip`] when gzip is required and the magic bytes are missing (an empty
     /// object included); [`ReadError::Io`] when the first read fails.
-    pub fn new(mut reader: R, options: Options) -> Result<Self, ReadError> {
-        let mut head = Vec::with_capacity(2);
-        (&mut reader)
-            .take(2)
-            .read_to_end(&mut head)
-            .map_err(|source| ReadError::Io { after_bytes: 0, source })?;
+    pub fn new(reader: R, options: Options) -> Result<Self, ReadError> {
+        let (head, reader) = peek_head(reader, options)?;
         let is_gzip = head == GZIP_MAGIC;
-        if options.compression == Compression::RequireGzip && !is_gzip {
-            return Err(ReadError::NotGzip { found: head });
-        }
         let rejoined = Cursor::new(head).chain(reader);
         let source = if is_gzip {
             Source::Gzip(Box::new(MultiGzDecoder::new(rejoined)))
         } else {
             Source::Plain(rejoined)
         };
+        Ok(Self::over(source, is_gzip, options))
+    }
+
+    fn over(source: Source<R>, gzip: bool, options: Options) -> Self {
         let capacity = READ_CHUNK.max(options.max_line_bytes.min(1 << 20));
-        Ok(LineReader {
+        LineReader {
             source,
+            gzip,
             options,
             buffer: vec![0; capacity],
             start: 0,
@@ -146,12 +190,12 @@ impl<R: Read> LineReader<R> {
             skipping: false,
             line_number: 0,
             bytes_read: 0,
-        })
+        }
     }
 
     /// Whether the object is gzip.
     pub fn is_gzip(&self) -> bool {
-        matches!(self.source, Source::Gzip(_))
+        self.gzip
     }
 
     /// Decompressed bytes read so far.
@@ -177,7 +221,7 @@ impl<R: Read> LineReader<R> {
                 if was_skipping {
                     continue; // the tail of an oversized line, already reported
                 }
-                return Ok(Some(self.emit(start, newline, false)));
+                return Ok(Some(self.emit_cut(start, newline)));
             }
             self.scanned = self.end;
             if self.at_eof {
@@ -188,10 +232,10 @@ impl<R: Read> LineReader<R> {
                 }
                 let start = self.start;
                 self.start = self.end;
-                return Ok(Some(self.emit(start, self.end, false)));
+                return Ok(Some(self.emit_cut(start, self.end)));
             }
             let pending = self.end - self.start;
-            if pending >= self.options.max_line_bytes && !self.skipping {
+            if pending > self.options.max_line_bytes && !self.skipping {
                 // Hand out the start of the line and drop the rest up to its newline.
                 let start = self.start;
                 let cut = start + self.options.max_line_bytes;
@@ -204,6 +248,13 @@ impl<R: Read> LineReader<R> {
             }
             self.refill()?;
         }
+    }
+
+    /// A whole line found in the buffer, cut and flagged if it is over the limit.
+    fn emit_cut(&mut self, start: usize, end: usize) -> Line<'_> {
+        let oversized = end - start > self.options.max_line_bytes;
+        let end = if oversized { start + self.options.max_line_bytes } else { end };
+        self.emit(start, end, oversized)
     }
 
     fn emit(&mut self, start: usize, end: usize, oversized: bool) -> Line<'_> {
@@ -258,6 +309,132 @@ impl<R: Read> LineReader<R> {
             ReadError::CorruptGzip { after_bytes, source }
         } else {
             ReadError::Io { after_bytes, source }
+        }
+    }
+}
+
+impl LineReader<Pipeline> {
+    /// Like [`LineReader::new`], but a gzip object is decompressed on a second thread while this
+    /// one splits and the caller parses: with a core to spare, the scan runs at the speed of
+    /// decompression alone. The two threads hand over a fixed set of buffers
+    /// ([`Pipeline::BUFFERS`] of [`Pipeline::CHUNK`] bytes), so memory stays bounded. Plain
+    /// objects gain nothing and are read on the calling thread.
+    ///
+    /// # Errors
+    ///
+    /// As [`LineReader::new`]; decompression errors arrive through
+    /// [`next_line`](Self::next_line) as they would without the pipeline.
+    pub fn pipelined<R: Read + Send + 'static>(
+        reader: R,
+        options: Options,
+    ) -> Result<Self, ReadError> {
+        let (head, reader) = peek_head(reader, options)?;
+        let is_gzip = head == GZIP_MAGIC;
+        let rejoined = Cursor::new(head).chain(reader);
+        let pipe = if is_gzip {
+            Pipeline::spawn(MultiGzDecoder::new(rejoined))
+        } else {
+            Pipeline::Direct(Box::new(rejoined))
+        };
+        Ok(Self::over(Source::Plain(Cursor::new(Vec::new()).chain(pipe)), is_gzip, options))
+    }
+}
+
+/// Reads the first two bytes (the gzip magic, if any) and enforces [`Compression::RequireGzip`].
+fn peek_head<R: Read>(mut reader: R, options: Options) -> Result<(Vec<u8>, R), ReadError> {
+    let mut head = Vec::with_capacity(2);
+    (&mut reader)
+        .take(2)
+        .read_to_end(&mut head)
+        .map_err(|source| ReadError::Io { after_bytes: 0, source })?;
+    if options.compression == Compression::RequireGzip && head != GZIP_MAGIC {
+        return Err(ReadError::NotGzip { found: head });
+    }
+    Ok((head, reader))
+}
+
+/// The decompressed bytes of an object, produced on another thread (see
+/// [`LineReader::pipelined`]).
+pub enum Pipeline {
+    /// Read on the calling thread (plain text).
+    Direct(Box<dyn Read + Send>),
+    /// Filled buffers from the decompressing thread; emptied ones go back to it.
+    Threaded {
+        /// Filled buffers, or the error that ended decompression.
+        filled: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+        /// Emptied buffers for reuse.
+        emptied: std::sync::mpsc::Sender<Vec<u8>>,
+        /// The buffer being read and how far.
+        current: Vec<u8>,
+        /// Read position in `current`.
+        position: usize,
+    },
+}
+
+impl Pipeline {
+    /// Bytes per buffer handed between the threads.
+    pub const CHUNK: usize = 256 * 1024;
+    /// Buffers filled ahead of the reader at most; with the one being read and the one being
+    /// filled, `BUFFERS + 2` buffers exist at most.
+    pub const BUFFERS: usize = 4;
+
+    fn spawn<D: Read + Send + 'static>(mut decoder: D) -> Pipeline {
+        let (filled_tx, filled) = std::sync::mpsc::sync_channel(Self::BUFFERS);
+        let (emptied, emptied_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        std::thread::spawn(move || {
+            loop {
+                let mut chunk = emptied_rx.try_recv().unwrap_or_default();
+                chunk.resize(Self::CHUNK, 0);
+                let mut filled_to = 0;
+                let outcome = loop {
+                    if filled_to == chunk.len() {
+                        break Ok(());
+                    }
+                    match decoder.read(&mut chunk[filled_to..]) {
+                        Ok(0) => break Ok(()),
+                        Ok(n) => filled_to += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                };
+                chunk.truncate(filled_to);
+                let finished = filled_to < Self::CHUNK || outcome.is_err();
+                // A closed channel means the reader is gone (error or early stop): stop too.
+                if filled_to > 0 && filled_tx.send(Ok(chunk)).is_err() {
+                    return;
+                }
+                if let Err(error) = outcome {
+                    let _ = filled_tx.send(Err(error));
+                    return;
+                }
+                if finished {
+                    return;
+                }
+            }
+        });
+        Pipeline::Threaded { filled, emptied, current: Vec::new(), position: 0 }
+    }
+}
+
+impl Read for Pipeline {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Pipeline::Direct(reader) => reader.read(buf),
+            Pipeline::Threaded { filled, emptied, current, position } => {
+                if *position == current.len() {
+                    let next = match filled.recv() {
+                        Ok(next) => next?,
+                        Err(_) => return Ok(0), // the decoder reached the end
+                    };
+                    let used = std::mem::replace(current, next);
+                    *position = 0;
+                    let _ = emptied.send(used);
+                }
+                let n = buf.len().min(current.len() - *position);
+                buf[..n].copy_from_slice(&current[*position..*position + n]);
+                *position += n;
+                Ok(n)
+            }
         }
     }
 }

@@ -24,7 +24,12 @@
 //! Fields are separated by one space. Free-text and list fields are wrapped in double quotes and
 //! may contain spaces and `\"` escapes. A quoted field must be followed by a space or the end of
 //! the line, so the known defective fixture `"-"1` is rejected rather than misread. The two list
-//! fields (26, 27) are accepted quoted or bare. IPv6 `addr:port` is unbracketed: the port follows
+//! fields (26, 27) are accepted quoted or bare. Fields 26 and later are the ones AWS keeps
+//! appending to and re-quoting: broken quoting there keeps the entry, with the fields before it,
+//! and sets [`Record::warning`] for the caller to count.
+//!
+//! The fields the diagnosis reads are strict: `elb` must be `app/<name>/<id>`, `target:port` an
+//! IP address and port or `-` (`-1` and `foo` are malformed), status codes three digits or `-`. IPv6 `addr:port` is unbracketed: the port follows
 //! the last `:` (see [`split_host_port`]).
 //!
 //! # Errors
@@ -58,6 +63,6 @@ mod structural;
 mod time;
 
 pub use crate::field::Field;
-pub use crate::parse::{MIN_FIELDS, ParseError, parse_line};
+pub use crate::parse::{LENIENT_FROM, MIN_FIELDS, ParseError, parse_line};
 pub use crate::record::{Record, split_host_port};
 pub use crate::time::Timestamp;

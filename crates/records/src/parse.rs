@@ -13,6 +13,11 @@ use crate::time::Timestamp;
 /// The fewest fields a line may have: the 2016 launch layout, which ended at `trace_id`.
 pub const MIN_FIELDS: usize = Field::TraceId.index() + 1;
 
+/// The first field (26, `target:port_list`) of the tail AWS keeps appending to and re-quoting.
+/// A quoting surprise from here on does not drop the entry: the fields before it are kept and
+/// the record carries a [`Record::warning`].
+pub const LENIENT_FROM: Field = Field::TargetPortList;
+
 /// Why a line is not a valid ALB access-log entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -68,17 +73,23 @@ pub enum ParseError {
 
 /// Parses one access-log line (without its line terminator; a trailing `\r` is ignored).
 ///
+/// The fields the diagnosis reads must hold values of their type: `elb` is `app/<name>/<id>`,
+/// `target:port` is an IP address and port or `-`, the times are seconds or `-1`, the status
+/// codes three digits or `-`. Broken quoting from field 26 on (see [`LENIENT_FROM`]) is a
+/// [`Record::warning`], not an error.
+///
 /// # Errors
 ///
-/// Returns a [`ParseError`] when the line is not a valid entry: too few fields, broken quoting,
-/// misaligned fields, or an unreadable time, processing time or status code. Never panics.
+/// Returns a [`ParseError`] when the line is not a valid entry: too few fields, broken quoting
+/// in fields 1-25, misaligned fields, or an unreadable time, load balancer, target, processing
+/// time or status code. Never panics.
 pub fn parse_line(line: &[u8]) -> Result<Record<'_>, ParseError> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if u32::try_from(line.len()).is_err() {
         return Err(ParseError::LineTooLong);
     }
     let mut spans = [Span::EMPTY; Field::COUNT];
-    let count = split_fields(line, &mut spans)?;
+    let Split { count, warning } = split_fields(line, &mut spans)?;
     if count < MIN_FIELDS {
         return Err(ParseError::TooFewFields { found: count });
     }
@@ -86,13 +97,17 @@ pub fn parse_line(line: &[u8]) -> Result<Record<'_>, ParseError> {
 
     let time = Timestamp::parse(raw(Field::Time))
         .ok_or(ParseError::InvalidValue { field: Field::Time })?;
-    if matches!(raw(Field::Elb), b"-") {
+    if !is_load_balancer(raw(Field::Elb)) {
         return Err(ParseError::InvalidValue { field: Field::Elb });
+    }
+    if !is_target(raw(Field::Target)) {
+        return Err(ParseError::InvalidValue { field: Field::Target });
     }
     Ok(Record {
         line,
         spans,
         fields: count as u8,
+        warning,
         time,
         request_processing_ms: processing_time(raw(Field::RequestProcessingTime))
             .ok_or(ParseError::InvalidValue { field: Field::RequestProcessingTime })?,
@@ -107,11 +122,28 @@ pub fn parse_line(line: &[u8]) -> Result<Record<'_>, ParseError> {
     })
 }
 
+/// How many documented fields a line has, and why the tail was cut short if it was.
+struct Split {
+    count: usize,
+    warning: Option<ParseError>,
+}
+
+/// A structural error in field `count` (0-based): fatal before [`LENIENT_FROM`], afterwards the
+/// line keeps the `count` fields before it.
+#[inline]
+fn structural_error(count: usize, error: ParseError) -> Result<Split, ParseError> {
+    if count >= LENIENT_FROM.index() {
+        Ok(Split { count, warning: Some(error) })
+    } else {
+        Err(error)
+    }
+}
+
 /// Fills `spans` with the documented fields of `line` and returns how many there are.
 ///
 /// Walks the structural bytes block by block: outside quotes only spaces and quotes matter,
 /// inside quotes only quotes and backslashes, so the spaces of a user agent cost nothing.
-fn split_fields(line: &[u8], spans: &mut [Span; Field::COUNT]) -> Result<usize, ParseError> {
+fn split_fields(line: &[u8], spans: &mut [Span; Field::COUNT]) -> Result<Split, ParseError> {
     let mut count = 0usize;
     let mut start = 0usize;
     let mut in_quote = line.first() == Some(&b'"');
@@ -144,18 +176,21 @@ fn split_fields(line: &[u8], spans: &mut [Span; Field::COUNT]) -> Result<usize, 
                     in_quote = false;
                     closing_quote = Some(pos);
                     if line.get(pos + 1).is_some_and(|&next| next != b' ') {
-                        return Err(ParseError::MissingSeparator { field });
+                        return structural_error(count, ParseError::MissingSeparator { field });
                     }
                 }
                 continue;
             }
             if line[pos] != b' ' {
-                return Err(ParseError::StrayQuote { field });
+                return structural_error(count, ParseError::StrayQuote { field });
             }
-            spans[count] = close_field(field, start, pos, closing_quote)?;
+            spans[count] = match close_field(field, start, pos, closing_quote) {
+                Ok(span) => span,
+                Err(error) => return structural_error(count, error),
+            };
             count += 1;
             if count == Field::COUNT {
-                return Ok(count);
+                return Ok(Split { count, warning: None });
             }
             start = pos + 1;
             closing_quote = None;
@@ -168,10 +203,36 @@ fn split_fields(line: &[u8], spans: &mut [Span; Field::COUNT]) -> Result<usize, 
     }
     let field = Field::ALL[count];
     if in_quote {
-        return Err(ParseError::UnterminatedQuote { field });
+        return structural_error(count, ParseError::UnterminatedQuote { field });
     }
-    spans[count] = close_field(field, start, line.len(), closing_quote)?;
-    Ok(count + 1)
+    match close_field(field, start, line.len(), closing_quote) {
+        Ok(span) => spans[count] = span,
+        Err(error) => return structural_error(count, error),
+    }
+    Ok(Split { count: count + 1, warning: None })
+}
+
+/// `app/<name>/<id>`: the only `elb` an Application Load Balancer writes. Names are letters,
+/// digits and hyphens; ids are letters and digits (hex in AWS, placeholders in public samples).
+#[inline]
+fn is_load_balancer(text: &[u8]) -> bool {
+    let Some(rest) = text.strip_prefix(b"app/") else { return false };
+    let Some(slash) = memchr::memchr(b'/', rest) else { return false };
+    let (name, id) = (&rest[..slash], &rest[slash + 1..]);
+    !name.is_empty()
+        && !id.is_empty()
+        && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+        && id.iter().all(u8::is_ascii_alphanumeric)
+}
+
+/// `-` or `addr:port` with an IPv4 or IPv6 address (unbracketed or bracketed) and a port.
+#[inline]
+fn is_target(text: &[u8]) -> bool {
+    if text == b"-" {
+        return true;
+    }
+    let Some((host, _port)) = crate::split_host_port(text) else { return false };
+    host.iter().all(|&b| b.is_ascii_hexdigit() || b == b'.' || b == b':')
 }
 
 /// The span of a field that runs from `start` to the separator at `end`.

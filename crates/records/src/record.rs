@@ -2,6 +2,7 @@
 //! needs, so the line is read once and nothing is copied.
 
 use crate::field::Field;
+use crate::parse::ParseError;
 use crate::time::Timestamp;
 
 /// Start and end offsets of one field's value inside the line (quotes excluded).
@@ -36,6 +37,7 @@ pub struct Record<'a> {
     pub(crate) line: &'a [u8],
     pub(crate) spans: [Span; Field::COUNT],
     pub(crate) fields: u8,
+    pub(crate) warning: Option<ParseError>,
     pub(crate) time: Timestamp,
     pub(crate) request_processing_ms: Option<u32>,
     pub(crate) target_processing_ms: Option<u32>,
@@ -62,9 +64,17 @@ impl<'a> Record<'a> {
         self.line
     }
 
-    /// How many documented fields the line has (18 to 34).
+    /// How many documented fields the line has (18 to 34), or were read before a
+    /// [`warning`](Record::warning).
     pub fn field_count(&self) -> usize {
         usize::from(self.fields)
+    }
+
+    /// Why the line's tail (field 26 or later) could not be read, when it could not: AWS keeps
+    /// appending to and re-quoting those fields, so the entry is kept with the fields before the
+    /// surprise ([`Record::field_count`]) and callers count the warning.
+    pub fn warning(&self) -> Option<ParseError> {
+        self.warning
     }
 
     /// The field's value, or `None` when it is `-` (bare or quoted) or the line is too short to

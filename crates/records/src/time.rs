@@ -52,6 +52,31 @@ impl Timestamp {
     pub const fn micros(self) -> i64 {
         self.0
     }
+
+    /// The start of the UTC hour this instant falls in.
+    pub const fn hour_start(self) -> Timestamp {
+        Timestamp(self.0 - self.0.rem_euclid(MICROS_PER_HOUR))
+    }
+}
+
+const MICROS_PER_HOUR: i64 = 3_600_000_000;
+
+/// RFC 3339 in UTC, as ALB writes it: `2026-11-27T09:30:05.123456Z`, or without the fraction
+/// when it is zero (`2026-11-27T09:00:00Z`).
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seconds = self.0.div_euclid(1_000_000);
+        let micros = self.0.rem_euclid(1_000_000);
+        let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+        let second_of_day = seconds.rem_euclid(86_400);
+        let (hour, minute, second) =
+            (second_of_day / 3_600, second_of_day % 3_600 / 60, second_of_day % 60);
+        write!(f, "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}")?;
+        if micros != 0 {
+            write!(f, ".{micros:06}")?;
+        }
+        f.write_str("Z")
+    }
 }
 
 fn digits(text: &[u8]) -> Option<i64> {
@@ -76,6 +101,22 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
+/// The proleptic Gregorian date of a day count since 1970-01-01 (the inverse of
+/// [`days_from_civil`], from the same source).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +130,29 @@ mod tests {
         assert_eq!(t.micros(), 0);
         let t = Timestamp::parse(b"2024-02-29T12:00:00.5Z").unwrap();
         assert_eq!(t.micros(), 1_709_208_000_500_000);
+    }
+
+    #[test]
+    fn formats_as_rfc3339_and_round_trips() {
+        for text in [
+            "2018-07-02T22:23:00.186641Z",
+            "1970-01-01T00:00:00Z",
+            "2024-02-29T12:00:00.500000Z",
+            "1969-12-31T23:59:59.999999Z",
+            "2000-03-01T00:00:00Z",
+            "2100-12-31T23:59:59Z",
+        ] {
+            let t = Timestamp::parse(text.as_bytes()).unwrap();
+            assert_eq!(t.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn hour_start_truncates_to_the_utc_hour() {
+        let t = Timestamp::parse(b"2026-11-27T09:30:05.123456Z").unwrap();
+        assert_eq!(t.hour_start().to_string(), "2026-11-27T09:00:00Z");
+        let before_epoch = Timestamp::parse(b"1969-12-31T23:59:59Z").unwrap();
+        assert_eq!(before_epoch.hour_start().to_string(), "1969-12-31T23:00:00Z");
     }
 
     #[test]

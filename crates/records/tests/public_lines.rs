@@ -38,6 +38,7 @@ fn every_public_line_parses_except_the_known_defect() {
         } else {
             let record = result.unwrap_or_else(|e| panic!("{e}: {line}"));
             assert!(record.elb().starts_with(b"app/"), "{line}");
+            assert_eq!(record.warning(), None, "every public line is read whole: {line}");
         }
     }
     assert_eq!(defects, 1);

@@ -12,11 +12,17 @@ pub struct Config {
     pub max_uncompressed_bytes: u64,
     /// `RACE_THRESHOLD`: keep-alive race 502s in one object that make a finding (at least 1).
     pub race_threshold: u64,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of the EMF metrics (`ALBKeepAlive`).
+    pub metrics_namespace: String,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { max_uncompressed_bytes: DEFAULT_MAX_UNCOMPRESSED_BYTES, race_threshold: 1 }
+        Config {
+            max_uncompressed_bytes: DEFAULT_MAX_UNCOMPRESSED_BYTES,
+            race_threshold: 1,
+            metrics_namespace: alb_actions::metrics::DEFAULT_NAMESPACE.to_string(),
+        }
     }
 }
 
@@ -56,6 +62,26 @@ impl Config {
                 defaults.max_uncompressed_bytes,
             )?,
             race_threshold: positive(&lookup, "RACE_THRESHOLD", defaults.race_threshold)?,
+            metrics_namespace: match lookup("METRICS_NAMESPACE").map(|v| v.trim().to_string()) {
+                Some(namespace) if !namespace.is_empty() => {
+                    // CloudWatch: 1-255 characters, no leading colon; ASCII keeps it simple.
+                    let valid = namespace.len() <= 255
+                        && !namespace.starts_with(':')
+                        && namespace.chars().all(|c| {
+                            c.is_ascii_alphanumeric()
+                                || matches!(c, '.' | '-' | '_' | '/' | '#' | ':' | ' ')
+                        });
+                    if !valid {
+                        return Err(ConfigError {
+                            name: "METRICS_NAMESPACE",
+                            value: namespace,
+                            reason: "expected a CloudWatch namespace (letters, digits, . - _ / # : and spaces, at most 255)",
+                        });
+                    }
+                    namespace
+                }
+                _ => defaults.metrics_namespace,
+            },
         })
     }
 
@@ -109,7 +135,16 @@ mod tests {
             ("RACE_THRESHOLD", "3"),
         ]))
         .unwrap();
-        assert_eq!(config, Config { max_uncompressed_bytes: 1_048_576, race_threshold: 3 });
+        assert_eq!(
+            config,
+            Config {
+                max_uncompressed_bytes: 1_048_576,
+                race_threshold: 3,
+                metrics_namespace: "ALBKeepAlive".into()
+            }
+        );
+        let named = Config::from_lookup(lookup(&[("METRICS_NAMESPACE", "Shop/ALB")])).unwrap();
+        assert_eq!(named.metrics_namespace, "Shop/ALB");
         let options = config.options();
         assert_eq!(options.read.max_uncompressed_bytes, Some(1_048_576));
         assert_eq!(options.read.compression, alb_findings::Compression::RequireGzip);
@@ -118,9 +153,13 @@ mod tests {
 
     #[test]
     fn invalid_values_name_the_variable() {
-        for (name, value) in
-            [("MAX_UNCOMPRESSED_BYTES", "8GiB"), ("RACE_THRESHOLD", "0"), ("RACE_THRESHOLD", "-1")]
-        {
+        for (name, value) in [
+            ("MAX_UNCOMPRESSED_BYTES", "8GiB"),
+            ("RACE_THRESHOLD", "0"),
+            ("RACE_THRESHOLD", "-1"),
+            ("METRICS_NAMESPACE", ":bad"),
+            ("METRICS_NAMESPACE", "é"),
+        ] {
             let error = Config::from_lookup(lookup(&[(name, value)])).unwrap_err();
             assert_eq!(error.name, name);
             assert!(error.to_string().contains(name), "{error}");

@@ -4,7 +4,6 @@
 //! objects with decoded keys; a wrong shape is an error naming the field.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::s3::S3Event;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -28,6 +27,10 @@ pub struct ObjectRef {
     pub alternative_key: Option<String>,
     /// The version the event names (versioned buckets): that version is read, not the latest.
     pub version_id: Option<String>,
+    /// Why the object is not read although the event names it: the notification is not about a
+    /// new object (`ObjectRemoved:Delete`, `ObjectRestore:Completed`, ...). It is reported as
+    /// skipped with this reason.
+    pub skip: Option<String>,
 }
 
 /// What the detector was asked to do.
@@ -59,6 +62,36 @@ pub struct BatchTask {
     pub task_id: String,
     /// The object, with its key percent-decoded.
     pub object: ObjectRef,
+}
+
+/// An S3 event notification, reduced to what the detector reads. `eventTime`,
+/// `userIdentity`, `requestParameters` and the rest are not needed, so they are not required.
+#[derive(Deserialize)]
+struct RawNotification {
+    #[serde(rename = "Records")]
+    records: Vec<RawRecord>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawRecord {
+    #[serde(default)]
+    event_name: Option<String>,
+    s3: RawEntity,
+}
+
+#[derive(Deserialize)]
+struct RawEntity {
+    bucket: NameField,
+    object: RawObject,
+}
+
+#[derive(Deserialize)]
+struct RawObject {
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default, rename = "versionId")]
+    version_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -187,7 +220,7 @@ fn s3_notification(event: &Value) -> Result<Event, EventError> {
             kind(&event["Records"])
         )));
     }
-    let notification: S3Event = typed(event)?;
+    let notification: RawNotification = typed(event)?;
     let mut objects = Vec::with_capacity(notification.records.len());
     for (i, record) in notification.records.into_iter().enumerate() {
         let bucket = record
@@ -208,7 +241,13 @@ fn s3_notification(event: &Value) -> Result<Event, EventError> {
             ))
         })?;
         let version_id = record.s3.object.version_id.filter(|v| !v.is_empty());
-        objects.push(ObjectRef { bucket, key, alternative_key: None, version_id });
+        // A notification without eventName (hand-made, or a future shape) is read; one that
+        // names another kind of event is not: the object may be gone.
+        let skip =
+            record.event_name.filter(|name| !name.starts_with("ObjectCreated:")).map(|name| {
+                format!("event {name:?} is not about a new object (ObjectCreated:*); not read")
+            });
+        objects.push(ObjectRef { bucket, key, alternative_key: None, version_id, skip });
     }
     Ok(Event::Objects(objects))
 }
@@ -237,7 +276,7 @@ fn eventbridge(event: &Value) -> Result<Event, EventError> {
         .ok_or_else(|| EventError("detail.object.key missing".into()))?;
     let alternative_key = keys::form_decode(&key).filter(|decoded| *decoded != key);
     let version_id = object.version_id.filter(|v| !v.is_empty());
-    Ok(Event::Objects(vec![ObjectRef { bucket, key, alternative_key, version_id }]))
+    Ok(Event::Objects(vec![ObjectRef { bucket, key, alternative_key, version_id, skip: None }]))
 }
 
 fn batch(event: &Value) -> Result<Event, EventError> {
@@ -271,7 +310,7 @@ fn batch(event: &Value) -> Result<Event, EventError> {
         let version_id = task.s3_version_id.filter(|v| !v.is_empty());
         tasks.push(BatchTask {
             task_id: task.task_id,
-            object: ObjectRef { bucket, key, alternative_key: None, version_id },
+            object: ObjectRef { bucket, key, alternative_key: None, version_id, skip: None },
         });
     }
     Ok(Event::Batch(BatchEvent {
@@ -337,6 +376,35 @@ mod tests {
     }
 
     #[test]
+    fn s3_notification_needs_neither_event_time_nor_the_other_unused_fields() {
+        let mut record = s3_record(json!("k.log.gz"));
+        for unused in ["eventTime", "userIdentity", "requestParameters", "responseElements"] {
+            record.as_object_mut().unwrap().remove(unused);
+        }
+        let Event::Objects(objects) = parse(&json!({"Records": [record]})).unwrap() else {
+            panic!()
+        };
+        assert_eq!((objects[0].key.as_str(), objects[0].skip.as_deref()), ("k.log.gz", None));
+        let mut record = s3_record(json!("k.log.gz"));
+        record["eventTime"] = json!("not a time");
+        assert!(parse(&json!({"Records": [record]})).is_ok(), "eventTime is never read");
+    }
+
+    #[test]
+    fn s3_notification_of_anything_but_a_new_object_is_skipped_with_the_reason() {
+        let mut removed = s3_record(json!("gone.log.gz"));
+        removed["eventName"] = json!("ObjectRemoved:Delete");
+        let mut unnamed = s3_record(json!("unnamed.log.gz"));
+        unnamed.as_object_mut().unwrap().remove("eventName");
+        let event = json!({"Records": [s3_record(json!("new.log.gz")), removed, unnamed]});
+        let Event::Objects(objects) = parse(&event).unwrap() else { panic!() };
+        assert_eq!(objects[0].skip, None);
+        let reason = objects[1].skip.as_deref().unwrap();
+        assert!(reason.contains("ObjectRemoved:Delete") && reason.contains("not read"), "{reason}");
+        assert_eq!(objects[2].skip, None, "no eventName: read");
+    }
+
+    #[test]
     fn s3_notification_without_key_names_the_field() {
         let mut record = s3_record(json!("k"));
         record["s3"]["object"].as_object_mut().unwrap().remove("key");
@@ -390,6 +458,7 @@ mod tests {
                 key: "AWSLogs/a.log.gz".into(),
                 alternative_key: None,
                 version_id: Some("IYV3p45BT0ac8hjHg1houSdS1a.Mro8e".into()),
+                skip: None,
             }]
         );
         let Event::Objects(objects) = parse(&eventbridge_event("my+logs/a.log.gz")).unwrap() else {

@@ -3,7 +3,8 @@
 //! It only reads. An invocation names objects (S3 notification, EventBridge "Object Created",
 //! S3 Batch Operations); for each, [`keys::classify`] skips what is not an ALB access log, the
 //! object is streamed from S3 through the gunzip and the diagnosis (never held in memory), and
-//! every load balancer with the race becomes an [`alb_actions::Finding`]. The result
+//! the load balancer the key names, if it has the race, becomes an [`alb_actions::Finding`]
+//! (entries of any other load balancer are only counted in the object's report). The result
 //! (`{"findings": [...], "objects": [...]}`) goes to the remediator through the function's
 //! on-success destination.
 //!
@@ -16,8 +17,8 @@
 //!
 //! # Errors
 //!
-//! A missing object, a non-gzip or truncated object, or one over the size cap fails the
-//! invocation (Lambda retries it, then sends it to the failure destination); the error names
+//! A missing object, a non-gzip or truncated object, one over the size cap, or one past its line
+//! budget (mostly lines that are not entries) fails the invocation (Lambda retries it, then sends it to the failure destination); the error names
 //! the bucket and key. In a batch job the same failures become per-task result codes.
 //!
 //! # Example

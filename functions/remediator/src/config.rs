@@ -3,8 +3,8 @@
 //! `ALLOWED_LOAD_BALANCERS` that is "change nothing"), an invalid one is a startup error naming
 //! the variable.
 
-use alb_actions::Settings;
 use alb_actions::guardrails::{Allowlist, Mode};
+use alb_actions::{LoopSettings, Settings};
 use alb_plan::{PlanError, Policy, Strategy};
 
 /// The remediator's configuration.
@@ -12,6 +12,15 @@ use alb_plan::{PlanError, Policy, Strategy};
 pub struct Config {
     /// Everything the remediation needs, validated.
     pub settings: Settings,
+    /// `JOURNAL_TABLE` (required): the DynamoDB table of the journal and the lease.
+    pub journal_table: String,
+    /// `EVENT_BUS_NAME` (default `default`): where the events go.
+    pub event_bus: String,
+    /// `METRICS_NAMESPACE` (default `ALBKeepAlive`).
+    pub metrics_namespace: String,
+    /// `RELOAD_DOCUMENT`: the stack's SSM Command document that runs the reload command (the
+    /// role may send no other). Unset: `AWS-RunShellScript` with `RELOAD_COMMAND` (local runs).
+    pub reload_document: Option<String>,
 }
 
 /// A variable with a value the remediator cannot use.
@@ -116,7 +125,55 @@ impl Config {
             return Err(invalid(variable, &value.to_string(), &bound));
         }
         let reload_command = get("RELOAD_COMMAND");
+        let journal_table = get("JOURNAL_TABLE").ok_or_else(|| {
+            invalid(
+                "JOURNAL_TABLE",
+                "",
+                "required: the DynamoDB table that holds the journal and the lease (the stack's JournalTable)",
+            )
+        })?;
+        let table_ok = (3..=255).contains(&journal_table.len())
+            && journal_table
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if !table_ok {
+            return Err(invalid(
+                "JOURNAL_TABLE",
+                &journal_table,
+                "expected a DynamoDB table name (3-255 letters, digits, _ - .)",
+            ));
+        }
+        let defaults = LoopSettings::default();
+        let closed_loop = LoopSettings {
+            renotify_s: number("RENOTIFY_SECONDS", defaults.renotify_s)?,
+            verify_grace_s: number("VERIFY_GRACE_SECONDS", defaults.verify_grace_s)?,
+            verify_window_s: number("VERIFY_WINDOW_SECONDS", defaults.verify_window_s)?,
+            auto_rollback: match get("AUTO_ROLLBACK").as_deref() {
+                None | Some("true") => true,
+                Some("false") => false,
+                Some(other) => {
+                    return Err(invalid("AUTO_ROLLBACK", other, "expected true or false"));
+                }
+            },
+            ..defaults
+        };
+        let event_bus = get("EVENT_BUS_NAME").unwrap_or_else(|| "default".into());
+        let metrics_namespace = get("METRICS_NAMESPACE")
+            .unwrap_or_else(|| alb_actions::metrics::DEFAULT_NAMESPACE.into());
+        let reload_document = get("RELOAD_DOCUMENT");
+        let document_ok = |name: &str| {
+            (3..=128).contains(&name.len())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        };
+        if let Some(document) = reload_document.as_deref().filter(|name| !document_ok(name)) {
+            return Err(invalid(
+                "RELOAD_DOCUMENT",
+                document,
+                "expected an SSM document name (3-128 letters, digits, _ . -)",
+            ));
+        }
         Ok(Config {
+            reload_document,
             settings: Settings {
                 mode,
                 strategy,
@@ -125,7 +182,11 @@ impl Config {
                 cooldown_s,
                 policy,
                 reload_command,
+                closed_loop,
             },
+            journal_table,
+            event_bus,
+            metrics_namespace,
         })
     }
 }
@@ -138,7 +199,10 @@ mod tests {
         let pairs: Vec<(String, String)> =
             pairs.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
         Config::from_lookup(move |name| {
-            pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).or_else(|| {
+                (name == "JOURNAL_TABLE" && !pairs.iter().any(|(k, _)| k == name))
+                    .then(|| "alb-keepalive-journal".to_string())
+            })
         })
     }
 
@@ -152,7 +216,37 @@ mod tests {
         assert_eq!(settings.cooldown_s, 3600);
         assert_eq!(settings.policy, Policy::default());
         assert_eq!(settings.reload_command, None);
+        assert_eq!(settings.closed_loop, LoopSettings::default());
         assert_eq!(from(&[("RELOAD_COMMAND", ""), ("MODE", " ")]).unwrap().settings, settings);
+        let config = from(&[]).unwrap();
+        assert_eq!(config.event_bus, "default");
+        assert_eq!(config.metrics_namespace, "ALBKeepAlive");
+    }
+
+    #[test]
+    fn the_journal_table_is_required() {
+        let error = from(&[("JOURNAL_TABLE", "")]).unwrap_err();
+        assert_eq!(error.name, "JOURNAL_TABLE");
+        assert!(error.reason.starts_with("required"), "{error}");
+        assert_eq!(from(&[("JOURNAL_TABLE", "a b")]).unwrap_err().name, "JOURNAL_TABLE");
+        let config = from(&[
+            ("JOURNAL_TABLE", "shop-journal"),
+            ("EVENT_BUS_NAME", "ops"),
+            ("METRICS_NAMESPACE", "Shop/ALB"),
+            ("RENOTIFY_SECONDS", "60"),
+            ("VERIFY_GRACE_SECONDS", "30"),
+            ("VERIFY_WINDOW_SECONDS", "3600"),
+            ("AUTO_ROLLBACK", "false"),
+        ])
+        .unwrap();
+        assert_eq!(config.journal_table, "shop-journal");
+        assert_eq!(config.event_bus, "ops");
+        assert_eq!(config.metrics_namespace, "Shop/ALB");
+        let l = config.settings.closed_loop;
+        assert_eq!(
+            (l.renotify_s, l.verify_grace_s, l.verify_window_s, l.auto_rollback),
+            (60, 30, 3600, false)
+        );
     }
 
     #[test]
@@ -167,9 +261,11 @@ mod tests {
             ("HEADERS_MARGIN_MS", "2000"),
             ("IDLE_TIMEOUT_MARGIN_MS", "250"),
             ("RELOAD_COMMAND", "systemctl reload shop"),
+            ("RELOAD_DOCUMENT", "shop-stack-ReloadDocument-AbC123"),
         ])
-        .unwrap()
-        .settings;
+        .unwrap();
+        assert_eq!(settings.reload_document.as_deref(), Some("shop-stack-ReloadDocument-AbC123"));
+        let settings = settings.settings;
         assert_eq!(settings.mode, Mode::Apply);
         assert_eq!(settings.strategy, Strategy::AlbIdleTimeout);
         assert_eq!(settings.parameter_prefix, "/apps/shop");
@@ -203,6 +299,12 @@ mod tests {
             ("KEEPALIVE_MARGIN_MS", "18446744073709500000"),
             ("HEADERS_MARGIN_MS", "18446744073709551615"),
             ("IDLE_TIMEOUT_MARGIN_MS", "60001"),
+            ("RENOTIFY_SECONDS", "1d"),
+            ("VERIFY_GRACE_SECONDS", "-5"),
+            ("AUTO_ROLLBACK", "yes"),
+            ("ALLOWED_LOAD_BALANCERS", "app/shop-web/*"),
+            ("RELOAD_DOCUMENT", "AWS-RunShellScript; rm"),
+            ("RELOAD_DOCUMENT", "ab"),
         ] {
             let error = from(&[(name, value)]).unwrap_err();
             assert_eq!(error.name, name, "{value}: {error}");

@@ -21,6 +21,9 @@ pub enum Request {
         /// The load balancer.
         load_balancer: String,
     },
+    /// The periodic review (`{"review": {}}`, an hourly schedule): verify changes that held,
+    /// send events left unsent.
+    Review,
 }
 
 /// Tells the shape of `event`.
@@ -32,6 +35,13 @@ pub fn parse(event: &Value) -> Result<Request, EventError> {
     let Some(object) = event.as_object() else {
         return Err(EventError("event must be a JSON object".into()));
     };
+    if let Some(review) = object.get("review") {
+        return if review.as_object().is_some_and(serde_json::Map::is_empty) {
+            Ok(Request::Review)
+        } else {
+            Err(EventError("review must be an empty object: {\"review\": {}}".into()))
+        };
+    }
     if let Some(rollback) = object.get("rollback") {
         return match rollback.get("load_balancer").and_then(Value::as_str) {
             Some(lb) if !lb.trim().is_empty() => {
@@ -55,7 +65,7 @@ pub fn parse(event: &Value) -> Result<Request, EventError> {
     }
     let keys: Vec<&str> = object.keys().map(String::as_str).take(8).collect();
     Err(EventError(format!(
-        "unrecognised event: expected findings (detector result), responsePayload (destination envelope) or rollback; found fields {keys:?}"
+        "unrecognised event: expected findings (detector result), responsePayload (destination envelope), rollback or review; found fields {keys:?}"
     )))
 }
 
@@ -125,6 +135,13 @@ mod tests {
                 .0
                 .starts_with("rollback.load_balancer missing")
         );
+    }
+
+    #[test]
+    fn review_is_an_empty_object() {
+        assert_eq!(parse(&json!({"review": {}})), Ok(Request::Review));
+        assert!(parse(&json!({"review": {"x": 1}})).unwrap_err().0.starts_with("review"));
+        assert!(parse(&json!({"review": true})).unwrap_err().0.starts_with("review"));
     }
 
     #[test]

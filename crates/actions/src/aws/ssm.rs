@@ -11,12 +11,25 @@ use crate::ports::{ParameterVersion, Parameters, Reload};
 #[derive(Clone, Debug)]
 pub struct Ssm {
     client: Client,
+    reload_document: Option<String>,
 }
 
+/// The AWS-owned document that runs any shell command: only used when no reload document of
+/// the stack is configured (local runs, the emulator).
+const RUN_SHELL_SCRIPT: &str = "AWS-RunShellScript";
+
 impl Ssm {
-    /// Uses this client.
+    /// Uses this client; the reload runs through `AWS-RunShellScript` with the command.
     pub fn new(client: Client) -> Self {
-        Ssm { client }
+        Ssm { client, reload_document: None }
+    }
+
+    /// Runs the reload through this Command document instead (the stack's own document, which
+    /// holds the reload command itself and takes no parameters, so the role's `SendCommand`
+    /// can be granted on it alone).
+    pub fn with_reload_document(mut self, document: Option<String>) -> Self {
+        self.reload_document = document.filter(|name| !name.trim().is_empty());
+        self
     }
 }
 
@@ -93,16 +106,21 @@ impl Parameters for Ssm {
 
 impl Reload for Ssm {
     async fn run(&self, instance_ids: &[String], command: &str) -> Result<String, Error> {
-        let output = self
+        let request = self
             .client
             .send_command()
-            .document_name("AWS-RunShellScript")
             .set_instance_ids(Some(instance_ids.to_vec()))
-            .parameters("commands", vec![command.to_string()])
-            .comment("alb-keepalive: reload after keep-alive timeouts changed")
-            .send()
-            .await
-            .map_err(|error| aws("SendCommand", instance_ids.join(","), &error))?;
+            .comment("alb-keepalive: reload after keep-alive timeouts changed");
+        let request = match &self.reload_document {
+            Some(document) => request.document_name(document),
+            None => request
+                .document_name(RUN_SHELL_SCRIPT)
+                .parameters("commands", vec![command.to_string()]),
+        };
+        let document = self.reload_document.as_deref().unwrap_or(RUN_SHELL_SCRIPT);
+        let output = request.send().await.map_err(|error| {
+            aws("SendCommand", format!("{document} on {}", instance_ids.join(",")), &error)
+        })?;
         output.command().and_then(|c| c.command_id()).map(str::to_string).ok_or_else(|| {
             Error::Invalid {
                 resource: instance_ids.join(","),

@@ -112,6 +112,7 @@ fn settings(mode: Mode, strategy: Strategy) -> Settings {
         cooldown_s: 3600,
         policy: Policy::default(),
         reload_command: None,
+        closed_loop: crate::closed_loop::LoopSettings::default(),
     }
 }
 
@@ -124,6 +125,10 @@ fn finding() -> Finding {
         elb_502: 11,
         keepalive_502: 8,
         elb_502_by_class: BTreeMap::new(),
+        elb_504: 0,
+        elb_460: 0,
+        first_race_at: Some("2026-11-27T09:30:05Z".into()),
+        last_race_at: Some("2026-11-27T09:34:55Z".into()),
         target_groups: vec![TargetGroupFinding {
             target_group_arn: TG.into(),
             requests: 139,
@@ -147,8 +152,10 @@ const NOW: u64 = 1_764_235_200;
 async fn dry_run_reads_and_plans_but_writes_nothing() {
     let fake = Fake::new();
     let settings = settings(Mode::DryRun, Strategy::SsmParameters);
-    let report =
-        Remediation::new(&settings, &fake, &fake, &fake).remediate(&finding(), NOW).await.unwrap();
+    let report = Remediation::new(&settings, &fake, &fake, &fake)
+        .remediate(&finding(), NOW, None, true)
+        .await
+        .unwrap();
     assert_eq!(report.actions.len(), 2);
     assert!(report.actions.iter().all(|a| !a.applied && a.skipped.as_deref() == Some("dry-run")));
     assert_eq!(report.actions[0].after, Some(65000));
@@ -161,8 +168,10 @@ async fn apply_writes_each_parameter_then_tags_then_marks_the_change_and_reloads
     let fake = Fake::new();
     let mut settings = settings(Mode::Apply, Strategy::SsmParameters);
     settings.reload_command = Some("systemctl reload shop".into());
-    let report =
-        Remediation::new(&settings, &fake, &fake, &fake).remediate(&finding(), NOW).await.unwrap();
+    let report = Remediation::new(&settings, &fake, &fake, &fake)
+        .remediate(&finding(), NOW, None, true)
+        .await
+        .unwrap();
     let keep_alive = parameter_name("/alb-keepalive", "shop-web-tg", Parameter::KeepAliveTimeout);
     let headers = parameter_name("/alb-keepalive", "shop-web-tg", Parameter::HeadersTimeout);
     assert_eq!(
@@ -184,10 +193,10 @@ async fn the_same_finding_twice_writes_once() {
     let fake = Fake::new();
     let settings = settings(Mode::Apply, Strategy::SsmParameters);
     let remediation = Remediation::new(&settings, &fake, &fake, &fake);
-    remediation.remediate(&finding(), NOW).await.unwrap();
+    remediation.remediate(&finding(), NOW, None, true).await.unwrap();
     let writes = fake.writes();
     // Even past the cooldown nothing is written: the values are already in place.
-    let again = remediation.remediate(&finding(), NOW + 7200).await.unwrap();
+    let again = remediation.remediate(&finding(), NOW + 7200, Some(NOW), true).await.unwrap();
     assert!(again.actions.iter().all(|a| a.skipped.as_deref() == Some("already set")));
     assert_eq!(fake.writes(), writes);
 }
@@ -197,7 +206,7 @@ async fn lowering_records_the_first_previous_value_before_changing() {
     let fake = Fake::new();
     let settings = settings(Mode::Apply, Strategy::AlbIdleTimeout);
     let remediation = Remediation::new(&settings, &fake, &fake, &fake);
-    remediation.remediate(&finding(), NOW).await.unwrap();
+    remediation.remediate(&finding(), NOW, None, true).await.unwrap();
     assert_eq!(
         fake.writes(),
         vec![
@@ -209,7 +218,7 @@ async fn lowering_records_the_first_previous_value_before_changing() {
     // A later, lower estimate lowers again but keeps the value from before any change.
     let mut lower = finding();
     lower.estimated_backend_keepalive_ms = Some(2000);
-    remediation.remediate(&lower, NOW + 7200).await.unwrap();
+    remediation.remediate(&lower, NOW + 7200, Some(NOW), true).await.unwrap();
     assert_eq!(*fake.idle.lock().unwrap(), 1);
     assert_eq!(
         fake.tags.lock().unwrap().get(PREVIOUS_IDLE_TIMEOUT_TAG).map(String::as_str),
@@ -227,7 +236,7 @@ async fn an_idle_timeout_the_planner_refuses_is_skipped_with_its_reason() {
     for ms in [8_000, 12_000, 25_000] {
         slow.target_processing_seconds.record_ms(ms);
     }
-    let report = remediation.remediate(&slow, NOW).await.unwrap();
+    let report = remediation.remediate(&slow, NOW, None, true).await.unwrap();
     let skipped = report.actions[0].skipped.as_deref().unwrap_or_default();
     assert!(skipped.contains("would have cut 3 requests"), "{skipped}");
     assert!(!report.actions[0].applied);
@@ -235,7 +244,7 @@ async fn an_idle_timeout_the_planner_refuses_is_skipped_with_its_reason() {
     let mut weak = finding();
     weak.confidence = Some(0.06);
     weak.estimated_backend_keepalive_ms = Some(843);
-    let report = remediation.remediate(&weak, NOW).await.unwrap();
+    let report = remediation.remediate(&weak, NOW, None, true).await.unwrap();
     assert!(report.actions[0].skipped.as_deref().unwrap_or_default().contains("confidence"));
     assert!(fake.writes().is_empty(), "nothing written: {:?}", fake.writes());
 }
@@ -245,8 +254,10 @@ async fn a_headers_timeout_above_node_s_request_timeout_raises_request_timeout_t
     let fake = Fake::new();
     *fake.idle.lock().unwrap() = 300;
     let settings = settings(Mode::Apply, Strategy::SsmParameters);
-    let report =
-        Remediation::new(&settings, &fake, &fake, &fake).remediate(&finding(), NOW).await.unwrap();
+    let report = Remediation::new(&settings, &fake, &fake, &fake)
+        .remediate(&finding(), NOW, None, true)
+        .await
+        .unwrap();
     let written: Vec<(String, Option<u64>)> =
         report.actions.iter().map(|a| (a.resource.clone(), a.after)).collect();
     assert_eq!(
@@ -263,9 +274,12 @@ async fn a_headers_timeout_above_node_s_request_timeout_raises_request_timeout_t
 async fn rollback_ignores_the_cooldown_but_not_the_allowlist() {
     let fake = Fake::new();
     let settings = settings(Mode::Apply, Strategy::AlbIdleTimeout);
-    Remediation::new(&settings, &fake, &fake, &fake).remediate(&finding(), NOW).await.unwrap();
+    Remediation::new(&settings, &fake, &fake, &fake)
+        .remediate(&finding(), NOW, None, true)
+        .await
+        .unwrap();
     let report = Remediation::new(&settings, &fake, &fake, &fake)
-        .rollback("app/shop-web/50dc6c495c0c9188", NOW + 1)
+        .rollback("app/shop-web/50dc6c495c0c9188", NOW + 1, None)
         .await
         .unwrap();
     assert!(report.actions[0].applied);
@@ -276,7 +290,8 @@ async fn rollback_ignores_the_cooldown_but_not_the_allowlist() {
     fake.tags.lock().unwrap().insert(PREVIOUS_IDLE_TIMEOUT_TAG.into(), "60".into());
     let mut closed = settings.clone();
     closed.allowlist = Allowlist::Nothing;
-    let report = Remediation::new(&closed, &fake, &fake, &fake).rollback(LB, NOW).await.unwrap();
+    let report =
+        Remediation::new(&closed, &fake, &fake, &fake).rollback(LB, NOW, None).await.unwrap();
     assert_eq!(report.actions[0].skipped.as_deref(), Some("not in allowlist"));
     assert!(fake.writes().is_empty());
 }
@@ -288,7 +303,7 @@ async fn a_parameter_that_is_not_a_number_fails_naming_it() {
     fake.put(&name, "65s", "by hand").await.unwrap();
     let settings = settings(Mode::Apply, Strategy::SsmParameters);
     let error = Remediation::new(&settings, &fake, &fake, &fake)
-        .remediate(&finding(), NOW)
+        .remediate(&finding(), NOW, None, true)
         .await
         .unwrap_err();
     assert!(error.to_string().contains(&name), "{error}");

@@ -104,6 +104,27 @@ fn oversized_lines_are_cut_flagged_and_skipped() {
 }
 
 #[test]
+fn a_line_exactly_at_the_limit_is_not_oversized() {
+    // Found with the line-reader fuzz target's oracle (a naive split): a line of exactly the
+    // limit whose newline came in a later read was flagged as cut, and a longer line that fit
+    // in one read was handed out whole and unflagged.
+    let options = Options { max_line_bytes: 10, ..Options::default() };
+    let text = format!("{}\n{}\nend", "a".repeat(10), "b".repeat(11));
+    for chunk in [1, 2, 10, 1 << 20] {
+        let lines = collect(Trickle { data: text.as_bytes(), chunk }, options).unwrap();
+        assert_eq!(
+            lines,
+            vec![
+                (1, "a".repeat(10), false),
+                (2, "b".repeat(10), true),
+                (3, "end".to_string(), false)
+            ],
+            "chunk {chunk}"
+        );
+    }
+}
+
+#[test]
 fn memory_stays_bounded_by_the_line_limit() {
     let options = Options { max_line_bytes: 1024, ..Options::default() };
     let line = "x".repeat(1000) + "\n";
@@ -169,4 +190,79 @@ fn io_errors_are_reported_as_io() {
     }
     let err = collect(Broken, Options::default()).unwrap_err();
     assert!(matches!(err, ReadError::Io { .. }), "{err}");
+}
+
+fn collect_pipelined(
+    data: Vec<u8>,
+    options: Options,
+) -> Result<Vec<(u64, String, bool)>, ReadError> {
+    let mut lines = LineReader::pipelined(io::Cursor::new(data), options)?;
+    let mut out = vec![];
+    while let Some(line) = lines.next_line()? {
+        out.push((line.number, String::from_utf8_lossy(line.bytes).into_owned(), line.oversized));
+    }
+    Ok(out)
+}
+
+#[test]
+fn pipelined_reader_gives_the_same_lines_across_many_buffers() {
+    // Several pipeline buffers' worth, in two gzip members, with a final line without newline.
+    let text: String =
+        (0..120_000).map(|i| format!("entry {i} {}\n", "x".repeat(i % 40))).collect();
+    let half = text.len() / 2;
+    let mut data = gzip(&text.as_bytes()[..half]);
+    data.extend(gzip(format!("{}tail", &text[half..]).as_bytes()));
+    assert!(text.len() > 10 * Pipeline::CHUNK);
+    let expected = collect(&data[..], Options::default()).unwrap();
+    let got = collect_pipelined(data, Options::default()).unwrap();
+    assert_eq!(got.len(), 120_001);
+    assert_eq!(got, expected);
+    let plain = collect_pipelined(b"a\nb".to_vec(), Options::default()).unwrap();
+    assert_eq!(texts(&plain), ["a", "b"]);
+}
+
+#[test]
+fn pipelined_reader_reports_corruption_and_the_cap_like_the_plain_one() {
+    let text: String = (0..50_000).map(|i| format!("entry number {i} with some text\n")).collect();
+    let data = gzip(text.as_bytes());
+    let err = collect_pipelined(data[..data.len() / 2].to_vec(), Options::default()).unwrap_err();
+    assert!(matches!(err, ReadError::CorruptGzip { .. }), "{err}");
+    let options = Options { max_uncompressed_bytes: Some(1 << 20), ..Options::default() };
+    let bomb = gzip(&vec![b'\n'; 8 << 20]);
+    let err = collect_pipelined(bomb, options).unwrap_err();
+    assert!(matches!(err, ReadError::TooLarge { .. }), "{err}");
+    let required = Options { compression: Compression::RequireGzip, ..Options::default() };
+    assert!(matches!(
+        collect_pipelined(b"plain\n".to_vec(), required),
+        Err(ReadError::NotGzip { .. })
+    ));
+}
+
+#[test]
+fn io_errors_name_their_causes() {
+    // What an SDK byte stream gives on a connection reset: "streaming error", the reset inside.
+    #[derive(Debug)]
+    struct Streaming(io::Error);
+    impl std::fmt::Display for Streaming {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("streaming error")
+        }
+    }
+    impl std::error::Error for Streaming {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+    struct Reset;
+    impl Read for Reset {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            let reset = io::Error::new(io::ErrorKind::ConnectionReset, "connection reset by peer");
+            Err(io::Error::other(Streaming(reset)))
+        }
+    }
+    let err = collect(Reset, Options::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "read failed after 0 bytes: streaming error: connection reset by peer"
+    );
 }

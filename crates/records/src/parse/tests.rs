@@ -326,3 +326,109 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn load_balancer_must_be_an_application_load_balancer_id() {
+    for elb in [
+        "net/evil/1",
+        "-",
+        "app/shop-web",
+        "app//1",
+        "app/shop-web/",
+        "app/a/b/c",
+        "app/a.b/1",
+        "x",
+    ] {
+        let line = line_with(&[(Field::Elb, elb)]);
+        assert_eq!(
+            parse(&line).unwrap_err(),
+            ParseError::InvalidValue { field: Field::Elb },
+            "{elb}"
+        );
+    }
+    let line = line_with(&[(Field::Elb, "app/k8s-apidev-95472999b0/xxxxxxxxxx")]);
+    assert_eq!(parse(&line).unwrap().elb(), b"app/k8s-apidev-95472999b0/xxxxxxxxxx");
+}
+
+#[test]
+fn target_must_be_an_address_and_port_or_dash() {
+    for target in
+        ["-1", "foo", "foo:80", "10.0.0.1", "10.0.0.1:", "10.0.0.1:99999", ":80", "10.0.0.1:8x"]
+    {
+        let line = line_with(&[(Field::Target, target)]);
+        assert_eq!(
+            parse(&line).unwrap_err(),
+            ParseError::InvalidValue { field: Field::Target },
+            "{target}"
+        );
+    }
+    for target in ["-", "10.0.0.1:80", "fd6d:6bbc:c529:6::face:ed83:f46:80", "[fd00::1]:443"] {
+        let line = line_with(&[(Field::Target, target)]);
+        assert!(parse(&line).is_ok(), "{target}");
+    }
+}
+
+#[test]
+fn status_codes_must_be_numbers_or_dash() {
+    for (field, value) in [
+        (Field::ElbStatusCode, "5O2"),
+        (Field::ElbStatusCode, "-1"),
+        (Field::TargetStatusCode, "abc"),
+        (Field::TargetStatusCode, "2000"),
+    ] {
+        let line = line_with(&[(field, value)]);
+        assert_eq!(parse(&line).unwrap_err(), ParseError::InvalidValue { field }, "{value}");
+    }
+}
+
+#[test]
+fn quoting_surprises_from_field_26_on_keep_the_entry_with_a_warning() {
+    let cases = [
+        (
+            Field::TargetPortList,
+            "\"10.0.1.23:3000\"x",
+            ParseError::MissingSeparator { field: Field::TargetPortList },
+        ),
+        (
+            Field::Classification,
+            "Acceptable",
+            ParseError::WrongQuoting { field: Field::Classification, expected_quoted: true },
+        ),
+        (
+            Field::ConnTraceId,
+            "\"TID_0123\"",
+            ParseError::WrongQuoting { field: Field::ConnTraceId, expected_quoted: false },
+        ),
+        (
+            Field::TransformedHost,
+            "\"a\"b\"",
+            ParseError::MissingSeparator { field: Field::TransformedHost },
+        ),
+        (Field::IpAddress, "10.0\"1.5", ParseError::StrayQuote { field: Field::IpAddress }),
+    ];
+    for (field, value, warning) in cases {
+        let line = line_with(&[(field, value)]);
+        let record = parse(&line).unwrap_or_else(|e| panic!("{field}: {e}"));
+        assert_eq!(record.warning(), Some(warning), "{field}");
+        assert_eq!(record.field_count(), field.index(), "fields before {field} are kept");
+        assert_eq!(record.elb_status_code(), Some(304));
+        assert_eq!(record.get(field), None);
+    }
+    let unterminated =
+        format!("{} \"never closed", line_with(&[]).rsplit_once(" \"10.0.1.23:3000\"").unwrap().0);
+    let record = parse(&unterminated).unwrap();
+    assert_eq!(
+        record.warning(),
+        Some(ParseError::UnterminatedQuote { field: Field::TargetPortList })
+    );
+    assert_eq!(record.error_reason(), None, "field 25 (\"-\") is read");
+    assert_eq!(record.field_count(), 25);
+
+    assert_eq!(parse(&line_with(&[])).unwrap().warning(), None);
+    let error_reason = line_with(&[(Field::ErrorReason, "\"a\"b")]);
+    assert_eq!(
+        parse(&error_reason).unwrap_err(),
+        ParseError::MissingSeparator { field: Field::ErrorReason },
+        "field 25 is still strict"
+    );
+}

@@ -5,7 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use alb_findings::LoadBalancerFindings;
+use std::collections::HashMap;
+
+use alb_findings::{
+    DurationHistogram, LoadBalancerFindings, MAX_TARGET_GROUPS, MAX_TARGETS_PER_GROUP,
+};
 use serde::{Deserialize, Serialize};
 
 /// What the detector returns for one invocation.
@@ -91,8 +95,43 @@ pub struct Finding {
     /// A few race lines as evidence.
     #[serde(default)]
     pub samples: Vec<Sample>,
+    /// Target processing times seen (`[[from_s, count], ...]`): what a lower idle timeout would
+    /// cut.
+    #[serde(default)]
+    pub target_processing_seconds: DurationHistogram,
+    /// Durations of WebSocket and gRPC-stream entries seen.
+    #[serde(default)]
+    pub long_lived_seconds: DurationHistogram,
+    /// Target groups left out of `target_groups` (at most 50 are listed), summed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub more_target_groups: Option<Rest>,
     /// The object the evidence comes from.
     pub source: Source,
+}
+
+/// Targets or target groups left out of a list, summed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rest {
+    /// How many.
+    pub count: u64,
+    /// Their entries.
+    pub requests: u64,
+    /// Their keep-alive race 502s.
+    pub keepalive_502: u64,
+}
+
+impl Rest {
+    fn add(&mut self, count: u64, requests: u64, keepalive_502: u64) {
+        self.count += count;
+        self.requests += requests;
+        self.keepalive_502 += keepalive_502;
+    }
+}
+
+impl From<alb_findings::Rest> for Rest {
+    fn from(rest: alb_findings::Rest) -> Self {
+        Rest { count: rest.count, requests: rest.requests, keepalive_502: rest.keepalive_502 }
+    }
 }
 
 fn keepalive_race() -> String {
@@ -109,9 +148,12 @@ pub struct TargetGroupFinding {
     pub requests: u64,
     /// Strong keep-alive race 502s on its targets.
     pub keepalive_502: u64,
-    /// Per target (`ip:port`), most races first.
+    /// Per target (`ip:port`), most races first; at most 20.
     #[serde(default)]
     pub targets: Vec<TargetFinding>,
+    /// Targets left out of `targets`, summed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub more_targets: Option<Rest>,
 }
 
 /// One target of a [`TargetGroupFinding`].
@@ -174,8 +216,12 @@ impl Finding {
                             keepalive_502: t.keepalive_502,
                         })
                         .collect(),
+                    more_targets: group.more_targets.map(Rest::from),
                 })
                 .collect(),
+            target_processing_seconds: lb.target_processing_seconds.clone(),
+            long_lived_seconds: lb.long_lived_seconds.clone(),
+            more_target_groups: lb.more_target_groups.map(Rest::from),
             estimated_backend_keepalive_ms: lb.estimated_backend_keepalive_ms,
             confidence: lb.estimate.map(|e| e.confidence),
             samples: lb
@@ -196,6 +242,9 @@ impl Finding {
         alb_plan::Evidence {
             keepalive_502: self.keepalive_502,
             estimated_backend_keepalive_ms: self.estimated_backend_keepalive_ms,
+            confidence: self.confidence,
+            target_processing_seconds: self.target_processing_seconds.clone(),
+            long_lived_seconds: self.long_lived_seconds.clone(),
         }
     }
 }
@@ -205,13 +254,49 @@ impl Finding {
 /// groups instead of the first change putting the others under the cooldown.
 pub fn combine_by_load_balancer(findings: &[Finding]) -> Vec<Finding> {
     let mut combined: Vec<Finding> = Vec::with_capacity(findings.len());
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(findings.len());
     for finding in findings {
-        match combined.iter_mut().find(|c| c.load_balancer_arn == finding.load_balancer_arn) {
-            Some(existing) => existing.absorb(finding),
-            None => combined.push(finding.clone()),
+        match index.get(finding.load_balancer_arn.as_str()) {
+            Some(&i) => combined[i].absorb(finding),
+            None => {
+                index.insert(&finding.load_balancer_arn, combined.len());
+                combined.push(finding.clone());
+            }
         }
     }
     combined
+}
+
+impl TargetGroupFinding {
+    fn absorb(&mut self, other: &TargetGroupFinding) {
+        self.requests += other.requests;
+        self.keepalive_502 += other.keepalive_502;
+        if let Some(rest) = other.more_targets {
+            self.more_targets.get_or_insert_with(Rest::default).add(
+                rest.count,
+                rest.requests,
+                rest.keepalive_502,
+            );
+        }
+        let targets: HashMap<String, usize> =
+            self.targets.iter().enumerate().map(|(i, t)| (t.target.clone(), i)).collect();
+        for target in &other.targets {
+            match targets.get(&target.target) {
+                Some(&i) => {
+                    self.targets[i].requests += target.requests;
+                    self.targets[i].keepalive_502 += target.keepalive_502;
+                }
+                None => self.targets.push(target.clone()),
+            }
+        }
+        if self.targets.len() > MAX_TARGETS_PER_GROUP {
+            self.targets.sort_by_key(|t| std::cmp::Reverse(t.keepalive_502));
+            let rest = self.more_targets.get_or_insert_with(Rest::default);
+            for target in self.targets.drain(MAX_TARGETS_PER_GROUP..) {
+                rest.add(1, target.requests, target.keepalive_502);
+            }
+        }
+    }
 }
 
 impl Finding {
@@ -234,26 +319,33 @@ impl Finding {
         for (class, count) in &other.elb_502_by_class {
             *self.elb_502_by_class.entry(class.clone()).or_default() += count;
         }
+        self.target_processing_seconds.merge(&other.target_processing_seconds);
+        self.long_lived_seconds.merge(&other.long_lived_seconds);
+        if let Some(rest) = other.more_target_groups {
+            self.more_target_groups.get_or_insert_with(Rest::default).add(
+                rest.count,
+                rest.requests,
+                rest.keepalive_502,
+            );
+        }
+        let groups: HashMap<String, usize> = self
+            .target_groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.target_group_arn.clone(), i))
+            .collect();
         for group in &other.target_groups {
-            match self
-                .target_groups
-                .iter_mut()
-                .find(|g| g.target_group_arn == group.target_group_arn)
-            {
-                Some(mine) => {
-                    mine.requests += group.requests;
-                    mine.keepalive_502 += group.keepalive_502;
-                    for target in &group.targets {
-                        match mine.targets.iter_mut().find(|t| t.target == target.target) {
-                            Some(t) => {
-                                t.requests += target.requests;
-                                t.keepalive_502 += target.keepalive_502;
-                            }
-                            None => mine.targets.push(target.clone()),
-                        }
-                    }
-                }
+            match groups.get(&group.target_group_arn) {
+                Some(&i) => self.target_groups[i].absorb(group),
                 None => self.target_groups.push(group.clone()),
+            }
+        }
+        // Bounded like the findings: most races first, the rest summed.
+        if self.target_groups.len() > MAX_TARGET_GROUPS {
+            self.target_groups.sort_by_key(|g| std::cmp::Reverse(g.keepalive_502));
+            let rest = self.more_target_groups.get_or_insert_with(Rest::default);
+            for group in self.target_groups.drain(MAX_TARGET_GROUPS..) {
+                rest.add(1, group.requests, group.keepalive_502);
             }
         }
         let room = 3usize.saturating_sub(self.samples.len());
@@ -303,13 +395,39 @@ mod tests {
                         requests: 50,
                         keepalive_502: *races,
                     }],
+                    more_targets: None,
                 })
                 .collect(),
             estimated_backend_keepalive_ms: Some(estimate),
             confidence: Some(0.5),
             samples: vec![],
+            target_processing_seconds: DurationHistogram::default(),
+            long_lived_seconds: DurationHistogram::default(),
+            more_target_groups: None,
             source: Source { bucket: "b".into(), key: format!("{lb}-{estimate}") },
         }
+    }
+
+    #[test]
+    fn combining_many_findings_stays_bounded_and_linear() {
+        // 100,000 target groups over 1,000 findings of one load balancer.
+        let findings: Vec<Finding> = (0..1_000)
+            .map(|f| {
+                let groups: Vec<(String, u64)> =
+                    (0..100).map(|g| (format!("tg{}", f * 100 + g), (g % 3) as u64)).collect();
+                let refs: Vec<(&str, u64)> = groups.iter().map(|(a, r)| (a.as_str(), *r)).collect();
+                finding(A, &refs, 5000)
+            })
+            .collect();
+        let combined = combine_by_load_balancer(&findings);
+        assert_eq!(combined.len(), 1);
+        let a = &combined[0];
+        assert_eq!(a.target_groups.len(), MAX_TARGET_GROUPS);
+        let rest = a.more_target_groups.expect("the rest is summed");
+        assert_eq!(rest.count as usize + MAX_TARGET_GROUPS, 100_000);
+        let listed: u64 = a.target_groups.iter().map(|g| g.keepalive_502).sum();
+        assert_eq!(listed + rest.keepalive_502, a.keepalive_502);
+        assert!(serde_json::to_vec(a).unwrap().len() < 100_000);
     }
 
     const A: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/a/1";

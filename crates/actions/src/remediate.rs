@@ -259,9 +259,9 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
             ));
             return Ok(());
         };
-        let names = [Parameter::KeepAliveTimeout, Parameter::HeadersTimeout]
+        let names = Parameter::ALL
             .map(|p| (p, parameter_name(&self.settings.parameter_prefix, group_name, p)));
-        let mut values = [None, None];
+        let mut values = [None; Parameter::ALL.len()];
         for (slot, (_, name)) in values.iter_mut().zip(&names) {
             *slot = self.read_ms(name).await?;
         }
@@ -269,11 +269,10 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
             alb_idle_timeout_s: idle,
             keepalive_timeout_ms: values[0],
             headers_timeout_ms: values[1],
+            request_timeout_ms: values[2],
         };
-        let evidence = alb_plan::Evidence {
-            keepalive_502: group.keepalive_502,
-            estimated_backend_keepalive_ms: finding.estimated_backend_keepalive_ms,
-        };
+        let evidence =
+            alb_plan::Evidence { keepalive_502: group.keepalive_502, ..finding.evidence() };
         let plan =
             alb_plan::plan(Strategy::SsmParameters, &evidence, &current, &self.settings.policy)
                 .map_err(|source| Error::Plan {
@@ -287,6 +286,9 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
                 Change::SetParameter { parameter: p, after, .. } if p == parameter => Some(*after),
                 _ => None,
             });
+            if *parameter == Parameter::RequestTimeout && change.is_none() {
+                continue; // only written when headersTimeout must go above it
+            }
             let mut action =
                 ActionReport::new(ActionKind::SetParameter, name, before, change.or(before));
             if action.should_execute(change.is_some(), gate)
@@ -360,6 +362,12 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
             Some(idle.into()),
             Some(after.unwrap_or(idle).into()),
         );
+        // The planner refused (it would cut requests, or the estimate is weak): a skip reason.
+        if let Some(blocked) = &plan.blocked {
+            action.skipped = Some(blocked.message.clone());
+            report.actions.push(action);
+            return Ok(());
+        }
         if action.should_execute(after.is_some(), gate)
             && let Some(after) = after
         {
@@ -437,7 +445,7 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
         }
         for group_arn in self.balancers.target_groups(&lb_arn).await? {
             let Some(group_name) = arn::target_group_name(&group_arn) else { continue };
-            for parameter in [Parameter::KeepAliveTimeout, Parameter::HeadersTimeout] {
+            for parameter in Parameter::ALL {
                 let name = parameter_name(&self.settings.parameter_prefix, group_name, parameter);
                 let history = self.parameters.history(&name).await?;
                 if let Some(action) = self.restore_parameter(&name, &history, gate).await? {

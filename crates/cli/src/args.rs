@@ -49,7 +49,8 @@ pub struct ScanArgs {
     pub idle_timeout: u32,
 
     /// The backend's keep-alive timeout, if known; overrides the estimate from the log.
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=alb_plan::MAX_TIMEOUT_MS))]
     pub backend_keepalive_ms: Option<u64>,
 
     /// Strong race 502s needed to call a load balancer racing.
@@ -57,17 +58,25 @@ pub struct ScanArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub race_threshold: u64,
 
-    /// Added to the idle timeout to get keepAliveTimeout.
-    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    /// Added to the idle timeout to get keepAliveTimeout (1000 to 600000).
+    #[arg(long, value_name = "MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(1000..=alb_plan::MAX_MARGIN_MS))]
     pub keepalive_margin_ms: u64,
 
-    /// Added to keepAliveTimeout to get headersTimeout.
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    /// Added to keepAliveTimeout to get headersTimeout (1 to 600000).
+    #[arg(long, value_name = "MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=alb_plan::MAX_MARGIN_MS))]
     pub headers_margin_ms: u64,
 
-    /// Taken off the backend keep-alive before choosing a lower idle timeout.
-    #[arg(long, value_name = "MS", default_value_t = 500)]
+    /// Taken off the backend keep-alive before choosing a lower idle timeout (0 to 60000).
+    #[arg(long, value_name = "MS", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(0..=alb_plan::MAX_IDLE_TIMEOUT_MARGIN_MS))]
     pub idle_timeout_margin_ms: u64,
+
+    /// Propose a lower idle timeout even when the logs show requests it would cut (slow
+    /// responses, WebSockets, gRPC streams).
+    #[arg(long)]
+    pub allow_idle_timeout_cuts: bool,
 
     /// Stop reading an object after this many decompressed bytes (gzip bomb guard).
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 30)]
@@ -162,6 +171,7 @@ impl ScanArgs {
             headers_margin_ms: self.headers_margin_ms,
             idle_timeout_margin_ms: self.idle_timeout_margin_ms,
             backend_keepalive_ms: self.backend_keepalive_ms,
+            allow_idle_timeout_cuts: self.allow_idle_timeout_cuts,
             ..alb_plan::Policy::default()
         }
     }

@@ -99,26 +99,40 @@ fn load_balancer(out: &mut String, report: &LoadBalancerReport<'_>, idle_s: u32)
         out.push_str("<h3>A race as logged</h3>");
         let _ = writeln!(out, "<pre>{}</pre>", escape(&sample.line));
     }
-    if let Some(remedies) = report.remedies {
-        let values = remedies.ssm_parameters;
+    if let Some(remedies) = &report.remedies {
         out.push_str("<h3>Cure (either one)</h3><ol>");
         let _ = write!(
             out,
-            "<li><b>Recommended:</b> keep the application's connections open longer than the load balancer's {idle_s} s: <pre>server.keepAliveTimeout = {}; server.headersTimeout = {};   // Node.js</pre>(gunicorn <code>--keep-alive</code>, uvicorn <code>--timeout-keep-alive</code>, Puma <code>persistent_timeout</code>: above {idle_s} s too)</li>",
-            values.keep_alive_timeout_ms, values.headers_timeout_ms
+            "<li><b>Recommended:</b> keep the application's connections open longer than the load balancer's {idle_s} s:<ul>"
         );
-        if remedies.alb_idle_timeout_seconds < idle_s {
+        for cure in &remedies.cures {
+            let note =
+                cure.note.as_deref().map(|n| format!(" ({})", escape(n))).unwrap_or_default();
             let _ = write!(
                 out,
-                "<li><b>Blunt:</b> lower the load balancer's idle timeout below the backend's keep-alive, to {0} s: <pre>aws elbv2 modify-load-balancer-attributes --load-balancer-arn &lt;arn of {1}&gt; \\\n  --attributes Key=idle_timeout.timeout_seconds,Value={0}</pre>This also closes idle client connections sooner and fails any response slower than {0} s with 504.</li>",
-                remedies.alb_idle_timeout_seconds,
-                escape(&lb.load_balancer)
+                "<li>{}: <code>{}</code>{note}</li>",
+                escape(&cure.stack),
+                escape(&cure.setting)
             );
-        } else {
-            let _ = write!(
-                out,
-                "<li>Lowering the idle timeout does not help: the backend keep-alive is not below {idle_s} s.</li>"
-            );
+        }
+        out.push_str("</ul></li>");
+        match (remedies.alb_idle_timeout_seconds, &remedies.alb_idle_timeout_blocked) {
+            (Some(seconds), _) => {
+                let _ = write!(
+                    out,
+                    "<li><b>Blunt:</b> lower the load balancer's idle timeout below the backend's keep-alive, to {0} s: <pre>aws elbv2 modify-load-balancer-attributes --load-balancer-arn &lt;arn of {1}&gt; \\\n  --attributes Key=idle_timeout.timeout_seconds,Value={0}</pre>This also closes idle client connections sooner and fails any response slower than {0} s with 504.</li>",
+                    seconds,
+                    escape(&lb.load_balancer)
+                );
+            }
+            (None, Some(blocked)) => {
+                let _ = write!(
+                    out,
+                    "<li>Not lowering the idle timeout: {}.</li>",
+                    escape(&blocked.message)
+                );
+            }
+            (None, None) => {}
         }
         out.push_str("</ol>\n");
     }

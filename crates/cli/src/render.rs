@@ -88,7 +88,6 @@ fn load_balancer(out: &mut String, report: &LoadBalancerReport<'_>, idle_s: u32)
     }
     if lb.verdict == Verdict::ShutdownRace {
         explain_other_502s(out, lb);
-        shutdown_advice(out, lb);
         return;
     }
     let _ = writeln!(out, "  Evidence:");
@@ -104,10 +103,17 @@ fn load_balancer(out: &mut String, report: &LoadBalancerReport<'_>, idle_s: u32)
         );
         let _ = writeln!(
             out,
-            "    estimated backend keep-alive: {} ms (confidence {:.2}){}",
+            "    estimated backend keep-alive: {} ms (confidence {:.2}, {} pool reuse explains {:.0} % of the races){}",
             estimate.backend_keepalive_ms,
             estimate.confidence,
-            known_default(estimate.backend_keepalive_ms)
+            match estimate.reuse_order {
+                alb_findings::ReuseOrder::MostRecentlyUsed => "LIFO",
+                alb_findings::ReuseOrder::LeastRecentlyUsed => "FIFO",
+            },
+            estimate.model_fit * 100.0,
+            alb_plan::known_default(estimate.backend_keepalive_ms)
+                .map(|name| format!(" - the default of {name}"))
+                .unwrap_or_default()
         );
     }
     if lb.keepalive_502_without_gap > 0 {
@@ -138,44 +144,54 @@ fn load_balancer(out: &mut String, report: &LoadBalancerReport<'_>, idle_s: u32)
         let _ = writeln!(out, "    sample: {}", escape(&sample.line));
     }
     explain_other_502s(out, lb);
-    if let Some(remedies) = report.remedies {
+    if let Some(remedies) = &report.remedies {
         let values = remedies.ssm_parameters;
         let _ = writeln!(out, "  Cure (either one):");
         let _ = writeln!(
             out,
             "    1. Recommended: keep the application's connections open longer than the load balancer's {idle_s} s:"
         );
+        for cure in &remedies.cures {
+            let note = cure.note.as_deref().map(|n| format!("   ({n})")).unwrap_or_default();
+            let _ =
+                writeln!(out, "         {:<30} {}{note}", format!("{}:", cure.stack), cure.setting);
+        }
+        if let Some(request) = values.request_timeout_ms {
+            let _ = writeln!(
+                out,
+                "       Node rejects a headersTimeout above requestTimeout (default 300000): requestTimeout = {request}."
+            );
+        }
+        match (remedies.alb_idle_timeout_seconds, &remedies.alb_idle_timeout_blocked) {
+            (Some(seconds), _) => {
+                let _ = writeln!(
+                    out,
+                    "    2. Blunt: lower the load balancer's idle timeout below the backend's keep-alive, to {seconds} s:"
+                );
+                let _ = writeln!(
+                    out,
+                    "         aws elbv2 modify-load-balancer-attributes --load-balancer-arn <arn of {}> \\\n           --attributes Key=idle_timeout.timeout_seconds,Value={seconds}",
+                    escape(&lb.load_balancer)
+                );
+                let _ = writeln!(
+                    out,
+                    "       This also closes idle client connections sooner and fails any response slower than {seconds} s with 504."
+                );
+            }
+            (None, Some(blocked)) => {
+                let _ = writeln!(out, "    2. Not lowering the idle timeout: {}.", blocked.message);
+            }
+            (None, None) => {}
+        }
+    }
+    if let Some(advice) = report.shutdown_advice {
         let _ = writeln!(
             out,
-            "         server.keepAliveTimeout = {}; server.headersTimeout = {};   // Node.js",
-            values.keep_alive_timeout_ms, values.headers_timeout_ms
+            "  Shutdown races ({}): race-shaped 502s in bursts with no common idle age, then refused connections or the target gone. Keep-alive settings do not cure these:",
+            lb.shutdown_502
         );
-        let _ = writeln!(
-            out,
-            "       (gunicorn --keep-alive, uvicorn --timeout-keep-alive, Puma persistent_timeout: above {idle_s} s too)"
-        );
-        if remedies.alb_idle_timeout_seconds < idle_s {
-            let _ = writeln!(
-                out,
-                "    2. Blunt: lower the load balancer's idle timeout below the backend's keep-alive, to {} s:",
-                remedies.alb_idle_timeout_seconds
-            );
-            let _ = writeln!(
-                out,
-                "         aws elbv2 modify-load-balancer-attributes --load-balancer-arn <arn of {}> \\\n           --attributes Key=idle_timeout.timeout_seconds,Value={}",
-                escape(&lb.load_balancer),
-                remedies.alb_idle_timeout_seconds
-            );
-            let _ = writeln!(
-                out,
-                "       This also closes idle client connections sooner and fails any response slower than {} s with 504.",
-                remedies.alb_idle_timeout_seconds
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "    2. Lowering the idle timeout does not help: the backend keep-alive is not below {idle_s} s."
-            );
+        for line in advice {
+            let _ = writeln!(out, "    - {line}");
         }
     }
 }
@@ -255,41 +271,6 @@ fn explain_other_502s(out: &mut String, lb: &LoadBalancerFindings) {
         if n > 0 {
             let _ = writeln!(out, "  Not keep-alive ({n}): {text}.");
         }
-    }
-}
-
-/// What ends race-shaped 502s at a deploy; keep-alive settings do not.
-fn shutdown_advice(out: &mut String, lb: &LoadBalancerFindings) {
-    let _ = writeln!(
-        out,
-        "  Shutdown ({}): race-shaped 502s in bursts with no common idle age, then refused connections or the target gone.",
-        lb.shutdown_502
-    );
-    let _ = writeln!(out, "  Cure (keep-alive settings do not help):");
-    let _ = writeln!(
-        out,
-        "    - deregister the target before stopping it, with a deregistration delay (deregistration_delay.timeout_seconds) longer than the slowest request;"
-    );
-    let _ = writeln!(
-        out,
-        "    - on SIGTERM stop accepting new requests first, let in-flight ones finish, and only then close idle connections;"
-    );
-    let _ = writeln!(
-        out,
-        "    - Node.js: server.close() first (stops accepting), then server.closeIdleConnections(); not the other way round."
-    );
-}
-
-fn known_default(ms: u32) -> &'static str {
-    let near = |value: u32| ms.abs_diff(value) <= value / 10;
-    if near(5000) {
-        " - Node.js, uvicorn and Apache default to 5000 ms"
-    } else if near(2000) {
-        " - gunicorn defaults to 2000 ms"
-    } else if near(20_000) {
-        " - Puma 6 defaults to 20000 ms"
-    } else {
-        ""
     }
 }
 

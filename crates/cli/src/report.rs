@@ -32,6 +32,9 @@ pub struct LoadBalancerReport<'a> {
     pub findings: &'a LoadBalancerFindings,
     /// Present whenever the verdict is `keepalive-race`.
     pub remedies: Option<Remedies>,
+    /// What ends a `shutdown-race` (keep-alive settings do not); present with that verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_advice: Option<&'static [&'static str]>,
 }
 
 impl<'a> Report<'a> {
@@ -54,7 +57,9 @@ impl<'a> Report<'a> {
                     }
                     Verdict::NoRace | Verdict::ShutdownRace => None,
                 };
-                Ok(LoadBalancerReport { findings, remedies })
+                let shutdown_advice =
+                    (findings.shutdown_502 > 0).then_some(alb_plan::SHUTDOWN_ADVICE.as_slice());
+                Ok(LoadBalancerReport { findings, remedies, shutdown_advice })
             })
             .collect::<Result<_, alb_plan::PlanError>>()?;
         Ok(Report {
@@ -76,5 +81,8 @@ pub fn evidence(findings: &LoadBalancerFindings) -> Evidence {
     Evidence {
         keepalive_502: findings.keepalive_502,
         estimated_backend_keepalive_ms: findings.estimated_backend_keepalive_ms,
+        confidence: findings.estimate.map(|e| e.confidence),
+        target_processing_seconds: findings.target_processing_seconds.clone(),
+        long_lived_seconds: findings.long_lived_seconds.clone(),
     }
 }

@@ -56,10 +56,38 @@ fn incident_sample_is_a_race_with_both_remedies() {
     assert_eq!(lb["requests"], 139);
     let estimate = lb["estimated_backend_keepalive_ms"].as_u64().unwrap();
     assert!((4500..=5500).contains(&estimate), "{estimate}");
+    let remedies = &lb["remedies"];
     assert_eq!(
-        lb["remedies"],
-        serde_json::json!({"ssm_parameters": {"keepAliveTimeout": 65000, "headersTimeout": 66000}, "alb_idle_timeout_seconds": 4})
+        remedies["ssm_parameters"],
+        serde_json::json!({"keepAliveTimeout": 65000, "headersTimeout": 66000})
     );
+    assert_eq!(remedies["alb_idle_timeout_seconds"], 4);
+    assert_eq!(remedies.get("alb_idle_timeout_blocked"), None);
+    assert!(remedies["backend_default"].as_str().unwrap_or_default().starts_with("Node.js"));
+    let stacks: Vec<&str> =
+        remedies["cures"].as_array().unwrap().iter().filter_map(|c| c["stack"].as_str()).collect();
+    for stack in [
+        "Node.js",
+        "Express",
+        "NestJS",
+        "Next.js",
+        "Fastify",
+        "gunicorn",
+        "uvicorn",
+        "Hypercorn",
+        "Go",
+        "Puma",
+        "Apache",
+        "nginx",
+        "Tomcat",
+        "Spring Boot",
+        "Kestrel",
+    ] {
+        assert!(stacks.iter().any(|s| s.contains(stack)), "{stack} in {stacks:?}");
+    }
+    assert_eq!(lb["target_processing_seconds"][0][0], 0, "histogram of processing times");
+    assert_eq!(lb["shutdown_502"], 0);
+    assert!(["lifo", "fifo"].contains(&lb["estimate"]["reuse_order"].as_str().unwrap_or_default()));
 }
 
 #[test]
@@ -97,10 +125,28 @@ fn flags_change_the_remedies() {
     let path = sample("27");
     let report =
         json(&["--idle-timeout", "120", "--backend-keepalive-ms", "2000", path.to_str().unwrap()]);
+    let remedies = &report["load_balancers"][0]["remedies"];
     assert_eq!(
-        report["load_balancers"][0]["remedies"],
-        serde_json::json!({"ssm_parameters": {"keepAliveTimeout": 125000, "headersTimeout": 126000}, "alb_idle_timeout_seconds": 1})
+        remedies["ssm_parameters"],
+        serde_json::json!({"keepAliveTimeout": 125000, "headersTimeout": 126000})
     );
+    assert_eq!(remedies["alb_idle_timeout_seconds"], 1);
+    // ALB at 300 s: Node's requestTimeout must follow headersTimeout, never a capped one.
+    let long = json(&["--idle-timeout", "300", path.to_str().unwrap()]);
+    assert_eq!(
+        long["load_balancers"][0]["remedies"]["ssm_parameters"],
+        serde_json::json!({"keepAliveTimeout": 305000, "headersTimeout": 306000, "requestTimeout": 306000})
+    );
+    // Margins that would wrap are refused at the command line.
+    for flag in [
+        ["--keepalive-margin-ms", "18446744073709500000"],
+        ["--headers-margin-ms", "18446744073709551615"],
+        ["--keepalive-margin-ms", "600001"],
+    ] {
+        let out = scan(&[&flag[..], &[path.to_str().unwrap()]].concat(), None);
+        assert!(!out.status.success(), "{flag:?} accepted");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(flag[0]), "{flag:?}");
+    }
     let strict = json(&["--race-threshold", "50", path.to_str().unwrap()]);
     assert_eq!(strict["load_balancers"][0]["verdict"], "no-race");
     assert_eq!(strict["load_balancers"][0]["remedies"], Value::Null);
@@ -162,6 +208,30 @@ fn truncated_and_missing_objects_fail_naming_the_object() {
 
     let out = scan(&["--idle-timeout", "0", "x"], None);
     assert_eq!(out.status.code(), Some(2), "clap rejects an idle timeout outside 1-4000");
+}
+
+#[test]
+fn an_idle_timeout_that_would_cut_slow_responses_is_refused_and_said_so() {
+    // One more object for the same load balancer: a response that took the target 8.5 s.
+    let slow = "https 2026-11-27T09:31:08.503000Z app/shop-web/50dc6c495c0c9188 203.0.113.9:5123 10.0.1.23:3000 0.000 8.500 0.003 200 200 723 679 \"GET https://shop.example.com:443/api/report HTTP/1.1\" \"curl/8.5.0\" TLS_AES_128_GCM_SHA256 TLSv1.3 arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-web-tg/73e2d6bc24d8a067 \"Root=1-6746e5a5-0123456789abcdef01234567\" \"shop.example.com\" \"session-reused\" 1 2026-11-27T09:31:00.000000Z \"forward\" \"-\" \"-\" \"-\" \"-\" \"-\" \"-\"\n";
+    let path = sample("27");
+    let out = scan(&["--format", "json", path.to_str().unwrap(), "-"], Some(slow.as_bytes()));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let remedies = &report["load_balancers"][0]["remedies"];
+    assert_eq!(remedies["alb_idle_timeout_seconds"], Value::Null);
+    assert_eq!(remedies["alb_idle_timeout_blocked"]["reason"], "would-cut-requests");
+    assert_eq!(remedies["alb_idle_timeout_blocked"]["requests_cut"], 1);
+    let text = scan(&[path.to_str().unwrap(), "-"], Some(slow.as_bytes()));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Not lowering the idle timeout"), "{text}");
+    assert!(!text.contains("Key=idle_timeout.timeout_seconds"), "{text}");
+    let allowed = scan(
+        &["--format", "json", "--allow-idle-timeout-cuts", path.to_str().unwrap(), "-"],
+        Some(slow.as_bytes()),
+    );
+    let allowed: Value = serde_json::from_slice(&allowed.stdout).unwrap();
+    assert_eq!(allowed["load_balancers"][0]["remedies"]["alb_idle_timeout_seconds"], 4);
 }
 
 #[test]

@@ -107,17 +107,22 @@ impl Config {
             )?,
             ..defaults
         };
-        if let Err(PlanError::MarginTooSmall { name, value, minimum }) = policy.validate() {
-            let variable = if name == "keepalive_margin_ms" {
-                "KEEPALIVE_MARGIN_MS"
-            } else {
-                "HEADERS_MARGIN_MS"
+        let out_of_range = match policy.validate() {
+            Err(PlanError::MarginTooSmall { name, value, minimum }) => {
+                Some((name, value, format!("must be at least {minimum}")))
+            }
+            Err(PlanError::ValueTooLarge { name, value, maximum }) => {
+                Some((name, value, format!("must be at most {maximum}")))
+            }
+            _ => None,
+        };
+        if let Some((name, value, bound)) = out_of_range {
+            let variable = match name {
+                "keepalive_margin_ms" => "KEEPALIVE_MARGIN_MS",
+                "headers_margin_ms" => "HEADERS_MARGIN_MS",
+                _ => "IDLE_TIMEOUT_MARGIN_MS",
             };
-            return Err(invalid(
-                variable,
-                &value.to_string(),
-                &format!("must be at least {minimum}"),
-            ));
+            return Err(invalid(variable, &value.to_string(), &bound));
         }
         let reload_command = get("RELOAD_COMMAND");
         let journal_table = get("JOURNAL_TABLE").ok_or_else(|| {
@@ -291,6 +296,9 @@ mod tests {
             ("KEEPALIVE_MARGIN_MS", "500"),
             ("HEADERS_MARGIN_MS", "0"),
             ("IDLE_TIMEOUT_MARGIN_MS", "1.5"),
+            ("KEEPALIVE_MARGIN_MS", "18446744073709500000"),
+            ("HEADERS_MARGIN_MS", "18446744073709551615"),
+            ("IDLE_TIMEOUT_MARGIN_MS", "60001"),
             ("RENOTIFY_SECONDS", "1d"),
             ("VERIFY_GRACE_SECONDS", "-5"),
             ("AUTO_ROLLBACK", "yes"),

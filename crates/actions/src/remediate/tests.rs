@@ -134,10 +134,14 @@ fn finding() -> Finding {
             requests: 139,
             keepalive_502: 8,
             targets: vec![],
+            more_targets: None,
         }],
         estimated_backend_keepalive_ms: Some(5000),
         confidence: Some(0.8),
         samples: vec![],
+        target_processing_seconds: Default::default(),
+        long_lived_seconds: Default::default(),
+        more_target_groups: None,
         source: Source { bucket: "b".into(), key: "k".into() },
     }
 }
@@ -219,6 +223,50 @@ async fn lowering_records_the_first_previous_value_before_changing() {
     assert_eq!(
         fake.tags.lock().unwrap().get(PREVIOUS_IDLE_TIMEOUT_TAG).map(String::as_str),
         Some("60")
+    );
+}
+
+#[tokio::test]
+async fn an_idle_timeout_the_planner_refuses_is_skipped_with_its_reason() {
+    let fake = Fake::new();
+    let settings = settings(Mode::Apply, Strategy::AlbIdleTimeout);
+    let remediation = Remediation::new(&settings, &fake, &fake, &fake);
+    // Slow responses (8-25 s) were seen: 4 s would turn them into 504s.
+    let mut slow = finding();
+    for ms in [8_000, 12_000, 25_000] {
+        slow.target_processing_seconds.record_ms(ms);
+    }
+    let report = remediation.remediate(&slow, NOW, None, true).await.unwrap();
+    let skipped = report.actions[0].skipped.as_deref().unwrap_or_default();
+    assert!(skipped.contains("would have cut 3 requests"), "{skipped}");
+    assert!(!report.actions[0].applied);
+    // A weak estimate is refused too.
+    let mut weak = finding();
+    weak.confidence = Some(0.06);
+    weak.estimated_backend_keepalive_ms = Some(843);
+    let report = remediation.remediate(&weak, NOW, None, true).await.unwrap();
+    assert!(report.actions[0].skipped.as_deref().unwrap_or_default().contains("confidence"));
+    assert!(fake.writes().is_empty(), "nothing written: {:?}", fake.writes());
+}
+
+#[tokio::test]
+async fn a_headers_timeout_above_node_s_request_timeout_raises_request_timeout_too() {
+    let fake = Fake::new();
+    *fake.idle.lock().unwrap() = 300;
+    let settings = settings(Mode::Apply, Strategy::SsmParameters);
+    let report = Remediation::new(&settings, &fake, &fake, &fake)
+        .remediate(&finding(), NOW, None, true)
+        .await
+        .unwrap();
+    let written: Vec<(String, Option<u64>)> =
+        report.actions.iter().map(|a| (a.resource.clone(), a.after)).collect();
+    assert_eq!(
+        written,
+        [
+            ("/alb-keepalive/shop-web-tg/keepAliveTimeout".to_string(), Some(305_000)),
+            ("/alb-keepalive/shop-web-tg/headersTimeout".to_string(), Some(306_000)),
+            ("/alb-keepalive/shop-web-tg/requestTimeout".to_string(), Some(306_000)),
+        ]
     );
 }
 

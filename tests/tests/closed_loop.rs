@@ -117,6 +117,19 @@ async fn dry_run_sends_one_detection_with_the_plan_and_a_redelivery_sends_nothin
         .collect();
     assert!(planned.contains(&(world.parameter_name("keepAliveTimeout").as_str(), &json!(65000))));
     assert_eq!(detail["evidence"]["sources"][0]["key"], world.key.as_str());
+    // The cure for every stack, for the idle timeout in force (60 s), rides along.
+    let cures = detail["cures"].as_array().expect("cures");
+    let setting = |stack: &str| {
+        cures
+            .iter()
+            .find(|c| c["stack"].as_str().is_some_and(|s| s.starts_with(stack)))
+            .and_then(|c| c["setting"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(setting("Node.js").contains("65000"), "{detail}");
+    assert!(setting("gunicorn").contains("65"), "{detail}");
+    assert!(cures.len() >= 10, "{detail}");
 
     world.remediate(&env, findings).await.expect("report");
     assert!(world.events().await.is_empty(), "a redelivered object is not new evidence");

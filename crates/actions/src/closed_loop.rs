@@ -538,6 +538,7 @@ where
                                 warnings: Vec::new(),
                                 notes: Vec::new(),
                                 source: None,
+                                cures: Vec::new(),
                             };
                             let evidence = EventEvidence {
                                 keepalive_502: change.keepalive_502,
@@ -605,6 +606,7 @@ where
             summary: String::new(),
             hint: None,
             change_id,
+            cures: report.cures.clone(),
         }
     }
 

@@ -129,9 +129,15 @@ pub enum Gate {
     Closed(&'static str),
 }
 
+/// How far in the future a recorded last change may lie and still count (clock skew between
+/// writers). A later one cannot be a real change: trusting it would hold the cooldown shut for
+/// ever, so it is ignored (and [`future_last_change_warning`] says so).
+pub const MAX_CLOCK_SKEW_S: u64 = 300;
+
 /// The guardrails in order: outside the allowlist nothing is touched, then the cooldown since
-/// the last change (`cooldown_s` 0 = none; `None` skips the check, as rollbacks do), then
-/// dry-run. The first that applies is the reason reported.
+/// the last change (`cooldown_s` 0 = none; `None` skips the check, as rollbacks do; a last
+/// change more than [`MAX_CLOCK_SKEW_S`] in the future is ignored), then dry-run. The first
+/// that applies is the reason reported.
 pub fn gate(
     mode: Mode,
     allowed: bool,
@@ -142,6 +148,7 @@ pub fn gate(
     if !allowed {
         return Gate::Closed(skip::NOT_ALLOWED);
     }
+    let last_change = last_change.filter(|&last| last <= now.saturating_add(MAX_CLOCK_SKEW_S));
     if let (Some(last), Some(cooldown)) = (last_change, cooldown_s)
         && cooldown > 0
         && now < last.saturating_add(cooldown)
@@ -152,6 +159,16 @@ pub fn gate(
         return Gate::Closed(skip::DRY_RUN);
     }
     Gate::Open
+}
+
+/// The warning when the recorded last change lies in the future (see [`MAX_CLOCK_SKEW_S`]).
+pub fn future_last_change_warning(last_change: Option<u64>, now: u64) -> Option<String> {
+    last_change.filter(|&last| last > now.saturating_add(MAX_CLOCK_SKEW_S)).map(|last| {
+        format!(
+            "the last change is recorded at {last} (unix seconds), {} s in the future; the cooldown ignores it",
+            last - now
+        )
+    })
 }
 
 /// The last change recorded on the load balancer, if the tag is there and readable.
@@ -241,6 +258,21 @@ mod tests {
         assert_eq!(gate(Mode::Apply, true, Some(90), 100, Some(10)), Gate::Open);
         assert_eq!(gate(Mode::Apply, true, Some(99), 100, Some(0)), Gate::Open);
         assert_eq!(gate(Mode::Apply, true, Some(99), 100, None), Gate::Open, "rollback");
+    }
+
+    #[test]
+    fn a_last_change_in_the_future_does_not_hold_the_cooldown_for_ever() {
+        let now = 1_000_000;
+        let skewed = now + MAX_CLOCK_SKEW_S;
+        assert_eq!(
+            gate(Mode::Apply, true, Some(skewed), now, Some(10)),
+            Gate::Closed(skip::COOLDOWN)
+        );
+        assert_eq!(future_last_change_warning(Some(skewed), now), None);
+        let far = now + 86_400 * 365;
+        assert_eq!(gate(Mode::Apply, true, Some(far), now, Some(10)), Gate::Open);
+        let warning = future_last_change_warning(Some(far), now).unwrap();
+        assert!(warning.contains("31536000 s in the future"), "{warning}");
     }
 
     #[test]

@@ -89,6 +89,10 @@ pub struct EventDetail {
     /// The journal's id of the change concerned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change_id: Option<String>,
+    /// The settings that end the race for each server and framework (Node.js, gunicorn, Go,
+    /// Puma, ...), with their values for the idle timeout in force.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cures: Vec<alb_plan::Cure>,
 }
 
 /// The hint of `Remediation Ineffective`.
@@ -200,6 +204,7 @@ mod tests {
             summary: String::new(),
             hint: None,
             change_id: None,
+            cures: Vec::new(),
         };
         let text = summary(DetailType::RaceDetected, &detail);
         assert_eq!(

@@ -101,6 +101,10 @@ pub struct LoadBalancerReport {
     /// The log object behind the finding (none for a rollback).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
+    /// The application settings that end the race, per server and framework, for the idle
+    /// timeout in force (what a human applies where the parameters are not read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cures: Vec<alb_plan::Cure>,
 }
 
 impl ActionReport {
@@ -208,7 +212,15 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
             warnings: current.warnings,
             notes: Vec::new(),
             source: Some(finding.source.clone()),
+            cures: alb_plan::remedies(
+                &finding.evidence(),
+                &CurrentSettings { alb_idle_timeout_s: idle, ..CurrentSettings::default() },
+                &self.settings.policy,
+            )
+            .map(|remedies| remedies.cures)
+            .unwrap_or_default(),
         };
+        report.warnings.extend(guardrails::future_last_change_warning(last_change, now));
         match self.settings.strategy {
             Strategy::SsmParameters => {
                 // Only groups attached now: after a blue/green swap the log names a group this
@@ -363,8 +375,13 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
             Some(after.unwrap_or(idle).into()),
         );
         // The planner refused (it would cut requests, or the estimate is weak): a skip reason.
+        // An idle timeout already below the backend keep-alive is the remedy in force.
         if let Some(blocked) = &plan.blocked {
-            action.skipped = Some(blocked.message.clone());
+            action.skipped = Some(if blocked.reason == alb_plan::BlockReason::AlreadyBelow {
+                skip::ALREADY_SET.to_string()
+            } else {
+                blocked.message.clone()
+            });
             report.actions.push(action);
             return Ok(());
         }
@@ -413,6 +430,7 @@ impl<'a, L: LoadBalancers, P: Parameters, R: Reload> Remediation<'a, L, P, R> {
             warnings: current.warnings,
             notes: Vec::new(),
             source: None,
+            cures: Vec::new(),
         };
         let recorded = journal_idle_timeout
             .map(|seconds| seconds.to_string())

@@ -101,13 +101,18 @@ pub async fn load_config() -> SdkConfig {
 }
 
 /// How long an invocation may still work: until `margin` before `deadline`. `None` when the
-/// deadline is unknown (zero, as in a hand-built context) and nothing bounds the work.
+/// deadline is unknown and nothing bounds the work: zero, as in a hand-built context, or any
+/// other value that is not a wall-clock time (before 2001; `cargo lambda watch` sends the
+/// constant 600000, ten minutes after the epoch, where AWS sends epoch milliseconds).
 pub fn time_left(deadline: SystemTime, now: SystemTime, margin: Duration) -> Option<Duration> {
-    if deadline == SystemTime::UNIX_EPOCH {
+    if deadline < SystemTime::UNIX_EPOCH + NOT_A_WALL_CLOCK_BEFORE {
         return None;
     }
     Some(deadline.duration_since(now).unwrap_or_default().saturating_sub(margin))
 }
+
+/// Deadlines before this (2001-09-09) are not wall-clock times.
+const NOT_A_WALL_CLOCK_BEFORE: Duration = Duration::from_secs(1_000_000_000);
 
 #[cfg(test)]
 mod tests {
@@ -127,9 +132,11 @@ mod tests {
 
     #[test]
     fn time_left_stops_a_margin_before_the_deadline() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_235_200);
         let margin = Duration::from_secs(2);
         assert_eq!(time_left(SystemTime::UNIX_EPOCH, now, margin), None);
+        let cargo_lambda_watch = SystemTime::UNIX_EPOCH + Duration::from_millis(600_000);
+        assert_eq!(time_left(cargo_lambda_watch, now, margin), None, "not a wall-clock time");
         assert_eq!(
             time_left(now + Duration::from_secs(10), now, margin),
             Some(Duration::from_secs(8))

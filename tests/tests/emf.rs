@@ -2,6 +2,8 @@
 //! log format, against moto: its stdout holds one EMF document per load balancer and object that
 //! CloudWatch would extract (the whole line is the JSON object, `_aws` as the specification
 //! requires, `level` INFO so Lambda's log-level filter keeps it), with the diagnosis's numbers.
+//! The same minimal Runtime API shows that a configuration error reaches the invoker through
+//! `POST /runtime/init/error`, naming the variable.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -78,23 +80,83 @@ fn runtime_api(listener: TcpListener, event: Value, answer: mpsc::Sender<Value>)
 }
 
 fn detector_binary() -> std::path::PathBuf {
+    function_binary("alb-keepalive-detector")
+}
+
+fn function_binary(name: &str) -> std::path::PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "alb-keepalive-detector",
-            "--bin",
-            "alb-keepalive-detector",
-        ])
+        .args(["build", "--quiet", "-p", name, "--bin", name])
         .current_dir(repo_root())
         .status()
-        .expect("cargo build the detector");
-    assert!(status.success(), "building the detector failed");
+        .expect("cargo build the function");
+    assert!(status.success(), "building {name} failed");
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| repo_root().join("target"), std::path::PathBuf::from);
-    target.join("debug").join("alb-keepalive-detector")
+    target.join("debug").join(name)
+}
+
+/// Starts a function binary with `env` under a Runtime API that has one `event` for it; what
+/// the function posts back (path and body) and its exit status.
+fn run_function(name: &str, env: &[(&str, &str)], event: Value) -> (Value, Option<i32>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || runtime_api(listener, event, send));
+    let mut command = Command::new(function_binary(name));
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("start the function binary");
+    let answer = receive.recv_timeout(Duration::from_secs(120)).expect("the function answered");
+    let mut status = None;
+    for _ in 0..100 {
+        if let Some(exit) = child.try_wait().expect("wait") {
+            status = exit.code();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    (answer, status)
+}
+
+#[test]
+fn configuration_errors_reach_the_invoker_through_init_error() {
+    let (answer, status) = run_function(
+        "alb-keepalive-detector",
+        &[("RACE_THRESHOLD", "many")],
+        serde_json::json!({}),
+    );
+    assert!(
+        answer["path"].as_str().is_some_and(|p| p.ends_with("/runtime/init/error")),
+        "{answer}"
+    );
+    assert_eq!(answer["body"]["errorType"], "Runtime.InvalidConfiguration", "{answer}");
+    let message = answer["body"]["errorMessage"].as_str().unwrap_or_default();
+    assert!(message.contains("RACE_THRESHOLD"), "{answer}");
+    assert!(status.is_some_and(|code| code != 0), "the process exits: {status:?}");
+
+    // The remediator without its journal table: the required variable is named.
+    let (answer, status) =
+        run_function("alb-keepalive-remediator", &[("MODE", "dry-run")], serde_json::json!({}));
+    assert!(
+        answer["path"].as_str().is_some_and(|p| p.ends_with("/runtime/init/error")),
+        "{answer}"
+    );
+    let message = answer["body"]["errorMessage"].as_str().unwrap_or_default();
+    assert!(message.contains("JOURNAL_TABLE"), "{answer}");
+    assert!(status.is_some_and(|code| code != 0), "the process exits: {status:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -444,6 +444,16 @@ impl World {
     /// Remediator dependencies with this environment (`MODE`, `ALLOWED_LOAD_BALANCERS`, ...);
     /// `JOURNAL_TABLE` and `EVENT_BUS_NAME` default to this world's.
     pub fn remediator(&self, env: &[(&str, &str)]) -> alb_keepalive_remediator::Deps {
+        self.remediator_as(&self.sdk, env)
+    }
+
+    /// [`World::remediator`] with clients of another SDK configuration (other credentials, a
+    /// proxy in front of moto).
+    pub fn remediator_as(
+        &self,
+        sdk: &SdkConfig,
+        env: &[(&str, &str)],
+    ) -> alb_keepalive_remediator::Deps {
         let mut env: Vec<(&str, &str)> = env.to_vec();
         for (name, value) in
             [("JOURNAL_TABLE", self.journal_table.as_str()), ("EVENT_BUS_NAME", &self.event_bus)]
@@ -455,15 +465,17 @@ impl World {
         let config =
             alb_keepalive_remediator::Config::from_lookup(lookup(&env)).expect("remediator config");
         alb_keepalive_remediator::Deps {
-            balancers: alb_actions::aws::Elbv2::new(self.elb.clone()),
-            ssm: alb_actions::aws::Ssm::new(self.ssm.clone())
+            balancers: alb_actions::aws::Elbv2::new(aws_sdk_elasticloadbalancingv2::Client::new(
+                sdk,
+            )),
+            ssm: alb_actions::aws::Ssm::new(aws_sdk_ssm::Client::new(sdk))
                 .with_reload_document(config.reload_document.clone()),
             journal: alb_actions::aws::DynamoJournal::new(
-                self.dynamodb.clone(),
+                aws_sdk_dynamodb::Client::new(sdk),
                 &config.journal_table,
             ),
             events: alb_actions::aws::EventBridge::new(
-                aws_sdk_eventbridge::Client::new(&self.sdk),
+                aws_sdk_eventbridge::Client::new(sdk),
                 &config.event_bus,
             ),
             config,

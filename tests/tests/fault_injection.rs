@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use alb_actions::aws::{DynamoJournal, Elbv2, EventBridge, Limits, S3Objects, Ssm, s3_client};
+use alb_actions::aws::{Limits, S3Objects, s3_client};
 use alb_keepalive_tests::fault_proxy::{Fault, FaultProxy};
 use alb_keepalive_tests::{World, invocation, moto};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -38,28 +38,6 @@ fn detector(sdk: &SdkConfig) -> alb_keepalive_detector::Deps {
     alb_keepalive_detector::Deps {
         objects: S3Objects::new(s3_client(sdk)).with_body_stall(limits().body_stall),
         config: alb_keepalive_detector::Config::default(),
-    }
-}
-
-fn remediator(
-    world: &World,
-    sdk: &SdkConfig,
-    env: &[(&str, &str)],
-) -> alb_keepalive_remediator::Deps {
-    let mut pairs: Vec<(String, String)> =
-        env.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
-    pairs.push(("JOURNAL_TABLE".into(), world.journal_table.clone()));
-    pairs.push(("EVENT_BUS_NAME".into(), world.event_bus.clone()));
-    let config = alb_keepalive_remediator::Config::from_lookup(move |name| {
-        pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    })
-    .expect("config");
-    alb_keepalive_remediator::Deps {
-        balancers: Elbv2::new(aws_sdk_elasticloadbalancingv2::Client::new(sdk)),
-        ssm: Ssm::new(aws_sdk_ssm::Client::new(sdk)),
-        journal: DynamoJournal::new(aws_sdk_dynamodb::Client::new(sdk), &config.journal_table),
-        events: EventBridge::new(aws_sdk_eventbridge::Client::new(sdk), &config.event_bus),
-        config,
     }
 }
 
@@ -146,7 +124,7 @@ async fn remediator_survives_throttling_and_reports_persistent_ssm_failures_as_r
         ("ALLOWED_LOAD_BALANCERS", allowed.as_str()),
         ("COOLDOWN_SECONDS", "0"),
     ];
-    let deps = remediator(&world, &sdk, &env);
+    let deps = world.remediator_as(&sdk, &env);
 
     // Throttling of ELB and SSM, three times each (4 attempts per call): retried.
     proxy.inject("Action=DescribeLoadBalancerAttributes", Fault::elb_throttling(), 3);

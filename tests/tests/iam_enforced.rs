@@ -12,7 +12,7 @@
 //! same actions on `*` without conditions. Their resources and conditions are checked by
 //! `permission_map.rs` instead.
 
-use alb_actions::aws::{DynamoJournal, Elbv2, EventBridge, S3Objects, Ssm, s3_client};
+use alb_actions::aws::{S3Objects, s3_client};
 use alb_keepalive_tests::template::Resolved;
 use alb_keepalive_tests::{
     World, invocation, moto_enforce_iam, moto_query, sdk_config_as, xml_value,
@@ -83,28 +83,6 @@ fn detector(sdk: &SdkConfig) -> alb_keepalive_detector::Deps {
     alb_keepalive_detector::Deps {
         objects: S3Objects::new(s3_client(sdk)),
         config: alb_keepalive_detector::Config::default(),
-    }
-}
-
-fn remediator(
-    world: &World,
-    sdk: &SdkConfig,
-    env: &[(&str, &str)],
-) -> alb_keepalive_remediator::Deps {
-    let mut pairs: Vec<(String, String)> =
-        env.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
-    pairs.push(("JOURNAL_TABLE".into(), world.journal_table.clone()));
-    pairs.push(("EVENT_BUS_NAME".into(), world.event_bus.clone()));
-    let config = alb_keepalive_remediator::Config::from_lookup(move |name| {
-        pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    })
-    .expect("remediator config");
-    alb_keepalive_remediator::Deps {
-        balancers: Elbv2::new(aws_sdk_elasticloadbalancingv2::Client::new(sdk)),
-        ssm: Ssm::new(aws_sdk_ssm::Client::new(sdk)),
-        journal: DynamoJournal::new(aws_sdk_dynamodb::Client::new(sdk), &config.journal_table),
-        events: EventBridge::new(aws_sdk_eventbridge::Client::new(sdk), &config.event_bus),
-        config,
     }
 }
 
@@ -203,7 +181,7 @@ async fn both_handlers_run_with_exactly_the_template_permissions_and_fail_withou
         // Remediator, dry-run: reads everything it needs.
         let allowed = world.lb_id.clone();
         let report = alb_keepalive_remediator::handler::handle(
-            &remediator(&world, &dry_run_user, &[("ALLOWED_LOAD_BALANCERS", &allowed)]),
+            &world.remediator_as(&dry_run_user, &[("ALLOWED_LOAD_BALANCERS", &allowed)]),
             invocation(result.clone()),
         )
         .await
@@ -212,8 +190,7 @@ async fn both_handlers_run_with_exactly_the_template_permissions_and_fail_withou
 
         // The dry-run role cannot write: apply with it fails naming the call and parameter.
         let error = alb_keepalive_remediator::handler::handle(
-            &remediator(
-                &world,
+            &world.remediator_as(
                 &dry_run_user,
                 &[("MODE", "apply"), ("ALLOWED_LOAD_BALANCERS", &allowed)],
             ),
@@ -227,8 +204,7 @@ async fn both_handlers_run_with_exactly_the_template_permissions_and_fail_withou
 
         // Apply with the apply permissions writes the parameters and their tags.
         let report = alb_keepalive_remediator::handler::handle(
-            &remediator(
-                &world,
+            &world.remediator_as(
                 &apply_user,
                 &[("MODE", "apply"), ("ALLOWED_LOAD_BALANCERS", &allowed)],
             ),

@@ -344,21 +344,11 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// `yyyy-mm-dd hh:mm` of seconds since the epoch (UTC).
+/// `yyyy-mm-dd hh:mm` of seconds since the epoch (UTC), from the log timestamps' own RFC 3339
+/// formatting.
 fn utc(seconds: i64) -> String {
-    let days = seconds.div_euclid(86_400);
-    let of_day = seconds.rem_euclid(86_400);
-    // Civil date from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", of_day / 3600, of_day % 3600 / 60)
+    let rfc3339 = alb_records::Timestamp(seconds.saturating_mul(1_000_000)).to_string();
+    rfc3339.get(..16).unwrap_or(&rfc3339).replacen('T', " ", 1)
 }
 
 fn plural(n: u64) -> &'static str {

@@ -1,11 +1,12 @@
-//! The record parser on arbitrary bytes: it must never panic, and an accepted line must hold
-//! values of the types the diagnosis reads.
+//! The record parser on arbitrary bytes: it must never panic, an accepted line must hold values
+//! of the types the diagnosis reads, and the block splitter must agree with the exact one.
 #![no_main]
 
 use alb_records::{Field, parse_line, split_host_port};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|line: &[u8]| {
+    assert!(alb_records::splitters_agree(line), "the block splitter disagrees");
     let Ok(record) = parse_line(line) else { return };
     let stripped = line.strip_suffix(b"\r").unwrap_or(line);
     assert_eq!(record.line(), stripped);

@@ -63,6 +63,8 @@ mod structural;
 mod time;
 
 pub use crate::field::Field;
+#[doc(hidden)]
+pub use crate::parse::splitters_agree;
 pub use crate::parse::{LENIENT_FROM, MIN_FIELDS, ParseError, parse_line};
 pub use crate::record::{Record, split_host_port};
 pub use crate::time::Timestamp;

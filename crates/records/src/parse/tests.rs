@@ -432,3 +432,75 @@ fn quoting_surprises_from_field_26_on_keep_the_entry_with_a_warning() {
         "field 25 is still strict"
     );
 }
+
+/// The block splitter must take the common lines itself, or the speed it exists for is lost.
+#[test]
+fn well_formed_lines_take_the_block_splitter() {
+    let full = line_with(&[]);
+    let mut spans = [Span::EMPTY; Field::COUNT];
+    let split = fast::split_fields(full.as_bytes(), &mut spans).expect("a full line");
+    assert_eq!(split.count, Field::COUNT);
+    let record = parse(&full).unwrap();
+    assert_eq!(record.user_agent(), Some(&b"Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"[..]));
+    // Shorter layouts: the 2016 launch layout (18 fields) up to 33 fields; from field 14 on, the
+    // spaces of this line are all separators.
+    let prefix_end = full.find("TLS_AES").unwrap();
+    let tail: Vec<&str> = full[prefix_end..].split(' ').collect();
+    assert_eq!(tail.len(), Field::COUNT - 14);
+    for count in MIN_FIELDS..Field::COUNT {
+        let line = format!("{}{}", &full[..prefix_end], tail[..count - 14].join(" "));
+        let split = fast::split_fields(line.as_bytes(), &mut spans).expect("a shorter layout");
+        assert_eq!(split.count, count);
+        assert!(splitters_agree(line.as_bytes()));
+    }
+    // A line with a backslash, and a line with a quoting surprise, go to the exact splitter.
+    let escaped = line_with(&[(Field::UserAgent, r#""agent \"x\"""#)]);
+    assert!(fast::split_fields(escaped.as_bytes(), &mut spans).is_none());
+    let surprise = line_with(&[(Field::Classification, "Acceptable")]);
+    assert!(fast::split_fields(surprise.as_bytes(), &mut spans).is_none());
+    assert!(parse(&surprise).unwrap().warning().is_some());
+}
+
+/// Every change of one byte to a structural byte (or a letter), and every deleted byte, of
+/// lines with fields ending at every offset of a block: the two splitters agree.
+#[test]
+fn both_splitters_agree_on_every_one_byte_change() {
+    let mut lines = vec![line_with(&[]), format!("{}\r", line_with(&[]))];
+    for pad in 0..64 {
+        let agent = format!("\"{}\"", "a".repeat(pad));
+        lines.push(line_with(&[(Field::UserAgent, &agent)]));
+    }
+    lines.push(line_with(&[(Field::UserAgent, r#""a \"b\" \\""#)]));
+    for line in &lines {
+        let bytes = line.as_bytes();
+        assert!(splitters_agree(bytes));
+        for pos in 0..bytes.len() {
+            for byte in [b' ', b'"', b'\\', b'x'] {
+                let mut changed = bytes.to_vec();
+                changed[pos] = byte;
+                assert!(splitters_agree(&changed), "{}", String::from_utf8_lossy(&changed));
+            }
+            let mut shorter = bytes.to_vec();
+            shorter.remove(pos);
+            assert!(splitters_agree(&shorter), "{}", String::from_utf8_lossy(&shorter));
+            assert!(splitters_agree(&bytes[..pos]), "{}", String::from_utf8_lossy(&bytes[..pos]));
+        }
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn both_splitters_agree_on_lines_with_structural_noise(
+        edits in proptest::collection::vec(
+            (0usize..700, proptest::sample::select(vec![b' ', b'"', b'\\', b'x', b'\r'])),
+            1..6,
+        )
+    ) {
+        let mut line = line_with(&[]).into_bytes();
+        for (pos, byte) in edits {
+            let pos = pos % (line.len() + 1);
+            line.insert(pos, byte);
+        }
+        proptest::prop_assert!(splitters_agree(&line));
+    }
+}

@@ -102,7 +102,6 @@ struct BalancerState {
     race_times: RaceTimeline,
     groups: Vec<GroupState>,
     group_index: HashMap<Box<[u8]>, usize, RandomState>,
-    last_group: usize,
     samples: Vec<RaceSample>,
     timeline: ClassTimeline,
     target_processing: DurationHistogram,
@@ -123,7 +122,6 @@ impl BalancerState {
             race_times: RaceTimeline::default(),
             groups: Vec::new(),
             group_index: HashMap::default(),
-            last_group: 0,
             samples: Vec::new(),
             timeline: ClassTimeline::default(),
             target_processing: DurationHistogram::default(),
@@ -134,10 +132,12 @@ impl BalancerState {
     }
 
     fn group_index(&mut self, arn: &[u8]) -> usize {
-        // Logs are dominated by one or a few target groups: check the last one first.
-        let index = match self.groups.get(self.last_group) {
-            Some(group) if *group.arn == *arn => self.last_group,
-            _ => match self.group_index.get(arn) {
+        // Logs are dominated by a few target groups: look through them before hashing the ARN.
+        let recent =
+            self.groups.iter().take(FEW_GROUPS).position(|group| same_key(&group.arn, arn));
+        match recent {
+            Some(index) => index,
+            None => match self.group_index.get(arn) {
                 Some(&index) => index,
                 None => {
                     self.groups.push(GroupState {
@@ -151,10 +151,18 @@ impl BalancerState {
                     self.groups.len() - 1
                 }
             },
-        };
-        self.last_group = index;
-        index
+        }
     }
+}
+
+/// Target groups compared one by one before the hash map is asked.
+const FEW_GROUPS: usize = 4;
+
+/// `a == b`, comparing the last eight bytes first: ARNs of one account share a long prefix and
+/// differ in the id at the end, so a mismatch is found without reading the prefix.
+#[inline]
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a[a.len().saturating_sub(8)..] == b[b.len().saturating_sub(8)..] && a == b
 }
 
 /// Books a replay: shutdown races leave the keep-alive count for their own class, the idle

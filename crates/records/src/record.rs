@@ -150,7 +150,8 @@ impl<'a> Record<'a> {
 
     /// `request_creation_time`: when the load balancer received the request.
     pub fn request_creation_time(&self) -> Option<Timestamp> {
-        self.get(Field::RequestCreationTime).and_then(Timestamp::parse)
+        let text = self.get(Field::RequestCreationTime)?;
+        Timestamp::parse_near(text, self.get_raw(Field::Time).unwrap_or_default(), self.time)
     }
 
     raw_accessors! {

@@ -35,7 +35,7 @@ impl Timestamp {
     #[inline]
     pub fn parse_near(text: &[u8], known_text: &[u8], known: Timestamp) -> Option<Timestamp> {
         match (text.get(..MINUTE_PREFIX), known_text.get(..MINUTE_PREFIX)) {
-            (Some(prefix), Some(known_prefix)) if prefix == known_prefix => {
+            (Some(prefix), Some(known_prefix)) if same_minute(prefix, known_prefix) => {
                 let known_within = micros_within_minute(&known_text[MINUTE_PREFIX..])?;
                 let within = micros_within_minute(&text[MINUTE_PREFIX..])?;
                 Some(Timestamp(known.0 - known_within + within))
@@ -60,9 +60,37 @@ const MICROS_PER_HOUR: i64 = 3_600_000_000;
 /// `YYYY-MM-DDTHH:MM:`, the part of a timestamp that names its minute.
 const MINUTE_PREFIX: usize = 17;
 
+/// Whether two minute prefixes are equal, compared as two words rather than through `memcmp`.
+#[inline]
+fn same_minute(a: &[u8], b: &[u8]) -> bool {
+    let word = |text: &[u8], at: usize| -> u128 {
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&text[at..at + 16]);
+        u128::from_ne_bytes(bytes)
+    };
+    a.len() == MINUTE_PREFIX
+        && b.len() == MINUTE_PREFIX
+        && word(a, 0) == word(b, 0)
+        && a[MINUTE_PREFIX - 1] == b[MINUTE_PREFIX - 1]
+}
+
 /// `SS[.fraction]Z` as microseconds since the start of the minute (a leap second is 60).
 #[inline]
 fn micros_within_minute(text: &[u8]) -> Option<i64> {
+    // What ALB writes on every line, `SS.ffffffZ`, without loops or divisions.
+    if let &[tens, units, b'.', f0, f1, f2, f3, f4, f5, b'Z'] = text {
+        let digits = [tens, units, f0, f1, f2, f3, f4, f5].map(|byte| byte.wrapping_sub(b'0'));
+        if digits.iter().fold(0, |any, &digit| any | u8::from(digit > 9)) != 0 {
+            return None;
+        }
+        let [tens, units, f0, f1, f2, f3, f4, f5] = digits.map(i64::from);
+        let second = tens * 10 + units;
+        if second > 60 {
+            return None;
+        }
+        let fraction = ((((f0 * 10 + f1) * 10 + f2) * 10 + f3) * 10 + f4) * 10 + f5;
+        return Some(second * 1_000_000 + fraction);
+    }
     let [tens, units, rest @ ..] = text else { return None };
     let second = digits(&[*tens, *units])?;
     if second > 60 {
@@ -180,6 +208,24 @@ mod tests {
         assert_eq!(t.hour_start().to_string(), "2026-11-27T09:00:00Z");
         let before_epoch = Timestamp::parse(b"1969-12-31T23:59:59Z").unwrap();
         assert_eq!(before_epoch.hour_start().to_string(), "1969-12-31T23:00:00Z");
+    }
+
+    #[test]
+    fn six_digit_fractions_read_like_any_other() {
+        // Six digits take the unrolled path, seven (truncated to six) the general one.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for second in 0..=61 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let fraction = seed % 1_000_000;
+            let six = format!("2026-11-27T09:30:{second:02}.{fraction:06}Z");
+            let seven = format!("2026-11-27T09:30:{second:02}.{fraction:06}9Z");
+            assert_eq!(Timestamp::parse(six.as_bytes()), Timestamp::parse(seven.as_bytes()));
+            assert_eq!(Timestamp::parse(six.as_bytes()).is_some(), second <= 60, "{six}");
+        }
+        assert_eq!(Timestamp::parse(b"2026-11-27T09:30:05.12345xZ"), None);
+        assert_eq!(Timestamp::parse(b"2026-11-27T09:30:x5.123456Z"), None);
     }
 
     #[test]

@@ -244,10 +244,7 @@ fn is_load_balancer(text: &[u8]) -> bool {
     let Some(rest) = text.strip_prefix(b"app/") else { return false };
     let Some(slash) = memchr::memchr(b'/', rest) else { return false };
     let (name, id) = (&rest[..slash], &rest[slash + 1..]);
-    !name.is_empty()
-        && !id.is_empty()
-        && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
-        && id.iter().all(u8::is_ascii_alphanumeric)
+    !name.is_empty() && !id.is_empty() && all_in(name, NAME) && all_in(id, ALNUM)
 }
 
 /// `-` or `addr:port` with an IPv4 or IPv6 address (unbracketed or bracketed) and a port.
@@ -257,7 +254,37 @@ fn is_target(text: &[u8]) -> bool {
         return true;
     }
     let Some((host, _port)) = crate::split_host_port(text) else { return false };
-    host.iter().all(|&b| b.is_ascii_hexdigit() || b == b'.' || b == b':')
+    all_in(host, ADDRESS)
+}
+
+/// Character classes of the checked fields, one bit each. These checks run on every line; a
+/// table lookup per byte with no early exit takes a third of the instructions of range tests.
+const ALNUM: u8 = 1;
+const NAME: u8 = 2;
+const ADDRESS: u8 = 4;
+static CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        if b.is_ascii_alphanumeric() {
+            table[byte] |= ALNUM | NAME;
+        }
+        if b == b'-' {
+            table[byte] |= NAME;
+        }
+        if b.is_ascii_hexdigit() || b == b'.' || b == b':' {
+            table[byte] |= ADDRESS;
+        }
+        byte += 1;
+    }
+    table
+};
+
+/// Whether every byte of `text` is in `class`.
+#[inline]
+fn all_in(text: &[u8], class: u8) -> bool {
+    text.iter().fold(class, |all, &byte| all & CLASSES[usize::from(byte)]) == class
 }
 
 /// The span of a field that runs from `start` to the separator at `end`.
@@ -286,6 +313,15 @@ fn close_field(
 /// The outer `None` means the text is not a processing time.
 #[inline]
 fn processing_time(text: &[u8]) -> Option<Option<u32>> {
+    // What most lines hold: under ten seconds, to the millisecond.
+    if let &[whole, b'.', f0, f1, f2] = text {
+        let digits = [whole, f0, f1, f2].map(|b| b.wrapping_sub(b'0'));
+        if digits.iter().any(|&digit| digit > 9) {
+            return None;
+        }
+        let [whole, f0, f1, f2] = digits.map(u32::from);
+        return Some(Some(whole * 1000 + f0 * 100 + f1 * 10 + f2));
+    }
     if text == b"-1" || text == b"-" {
         return Some(None);
     }

@@ -8,17 +8,18 @@ pub struct Timestamp(pub i64);
 impl Timestamp {
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction]Z`. Fractions longer than microseconds are truncated.
     pub fn parse(text: &[u8]) -> Option<Timestamp> {
-        if text.len() < 20 || text[4] != b'-' || text[7] != b'-' || text[10] != b'T' {
+        let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1, b'T', h0, h1, b':', n0, n1, b':', ..] =
+            text
+        else {
+            return None;
+        };
+        let digits = [y0, y1, y2, y3, m0, m1, d0, d1, h0, h1, n0, n1].map(|b| b.wrapping_sub(b'0'));
+        if digits.iter().fold(0, |any, &digit| any | u8::from(digit > 9)) != 0 {
             return None;
         }
-        if text[13] != b':' || text[16] != b':' {
-            return None;
-        }
-        let year = digits(&text[0..4])?;
-        let month = digits(&text[5..7])?;
-        let day = digits(&text[8..10])?;
-        let hour = digits(&text[11..13])?;
-        let minute = digits(&text[14..16])?;
+        let [y0, y1, y2, y3, m0, m1, d0, d1, h0, h1, n0, n1] = digits.map(i64::from);
+        let (year, month, day) = (((y0 * 10 + y1) * 10 + y2) * 10 + y3, m0 * 10 + m1, d0 * 10 + d1);
+        let (hour, minute) = (h0 * 10 + h1, n0 * 10 + n1);
         if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
             return None;
         }

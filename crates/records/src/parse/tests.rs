@@ -129,9 +129,14 @@ fn elb_status_dash_is_tolerated() {
 
 #[test]
 fn processing_times_are_whole_milliseconds() {
-    for (text, ms) in
-        [("0.000", 0), ("4.205", 4205), ("12", 12_000), ("0.5", 500), ("1.2345", 1234)]
-    {
+    for (text, ms) in [
+        ("0.000", 0),
+        ("4.205", 4205),
+        ("9.999", 9999),
+        ("12", 12_000),
+        ("0.5", 500),
+        ("1.2345", 1234),
+    ] {
         let line = line_with(&[(Field::TargetProcessingTime, text)]);
         assert_eq!(parse(&line).unwrap().target_processing_time_ms(), Some(ms), "{text}");
     }
@@ -143,6 +148,9 @@ fn unreadable_numbers_make_the_line_malformed() {
         (Field::RequestProcessingTime, "abc"),
         (Field::TargetProcessingTime, "-2"),
         (Field::ResponseProcessingTime, "1.x"),
+        (Field::ResponseProcessingTime, "1.0x0"),
+        (Field::RequestProcessingTime, "x.000"),
+        (Field::TargetProcessingTime, "1,000"),
         (Field::ResponseProcessingTime, "99999999"),
         (Field::ElbStatusCode, "50"),
         (Field::TargetStatusCode, "5o2"),

@@ -6,7 +6,7 @@
 //! offsets into the line.
 
 use crate::field::{Field, Quoting};
-use crate::record::{Record, Span};
+use crate::record::{Fields, Record};
 use crate::structural;
 use crate::time::Timestamp;
 
@@ -88,15 +88,15 @@ pub fn parse_line(line: &[u8]) -> Result<Record<'_>, ParseError> {
     if u32::try_from(line.len()).is_err() {
         return Err(ParseError::LineTooLong);
     }
-    let mut spans = [Span::EMPTY; Field::COUNT];
-    let Split { count, warning } = match fast::split_fields(line, &mut spans) {
+    let mut fields = Fields::EMPTY;
+    let Split { count, warning } = match fast::split_fields(line, &mut fields) {
         Some(split) => split,
-        None => split_fields(line, &mut spans)?,
+        None => split_fields(line, &mut fields)?,
     };
     if count < MIN_FIELDS {
         return Err(ParseError::TooFewFields { found: count });
     }
-    let raw = |field: Field| spans[field.index()].slice(line);
+    let raw = |field: Field| fields.slice(line, field.index());
 
     let time = Timestamp::parse(raw(Field::Time))
         .ok_or(ParseError::InvalidValue { field: Field::Time })?;
@@ -108,7 +108,7 @@ pub fn parse_line(line: &[u8]) -> Result<Record<'_>, ParseError> {
     }
     Ok(Record {
         line,
-        spans,
+        fields_at: fields,
         fields: count as u8,
         warning,
         time,
@@ -133,14 +133,14 @@ pub fn splitters_agree(line: &[u8]) -> bool {
     if u32::try_from(line.len()).is_err() {
         return true;
     }
-    let mut fast_spans = [Span::EMPTY; Field::COUNT];
-    let Some(fast) = fast::split_fields(line, &mut fast_spans) else { return true };
-    let mut exact_spans = [Span::EMPTY; Field::COUNT];
-    match split_fields(line, &mut exact_spans) {
+    let mut fast_fields = Fields::EMPTY;
+    let Some(fast) = fast::split_fields(line, &mut fast_fields) else { return true };
+    let mut exact_fields = Fields::EMPTY;
+    match split_fields(line, &mut exact_fields) {
         Ok(exact) => {
             exact.count == fast.count
                 && exact.warning == fast.warning
-                && exact_spans[..exact.count] == fast_spans[..fast.count]
+                && exact_fields.agree(&fast_fields, exact.count)
         }
         Err(_) => false,
     }
@@ -164,11 +164,12 @@ fn structural_error(count: usize, error: ParseError) -> Result<Split, ParseError
     }
 }
 
-/// Fills `spans` with the documented fields of `line` and returns how many there are.
+/// Fills `fields` with the documented fields of `line` and returns how many there are.
 ///
 /// Walks the structural bytes block by block: outside quotes only spaces and quotes matter,
 /// inside quotes only quotes and backslashes, so the spaces of a user agent cost nothing.
-fn split_fields(line: &[u8], spans: &mut [Span; Field::COUNT]) -> Result<Split, ParseError> {
+fn split_fields(line: &[u8], fields: &mut Fields) -> Result<Split, ParseError> {
+    fields.clear_quoted();
     let mut count = 0usize;
     let mut start = 0usize;
     let mut in_quote = line.first() == Some(&b'"');
@@ -209,10 +210,10 @@ fn split_fields(line: &[u8], spans: &mut [Span; Field::COUNT]) -> Result<Split, 
             if line[pos] != b' ' {
                 return structural_error(count, ParseError::StrayQuote { field });
             }
-            spans[count] = match close_field(field, start, pos, closing_quote) {
-                Ok(span) => span,
+            match close_field(field, start, pos, closing_quote) {
+                Ok(quoted) => fields.close(count, pos, quoted),
                 Err(error) => return structural_error(count, error),
-            };
+            }
             count += 1;
             if count == Field::COUNT {
                 return Ok(Split { count, warning: None });
@@ -231,7 +232,7 @@ fn split_fields(line: &[u8], spans: &mut [Span; Field::COUNT]) -> Result<Split, 
         return structural_error(count, ParseError::UnterminatedQuote { field });
     }
     match close_field(field, start, line.len(), closing_quote) {
-        Ok(span) => spans[count] = span,
+        Ok(quoted) => fields.close(count, line.len(), quoted),
         Err(error) => return structural_error(count, error),
     }
     Ok(Split { count: count + 1, warning: None })
@@ -287,14 +288,15 @@ fn all_in(text: &[u8], class: u8) -> bool {
     text.iter().fold(class, |all, &byte| all & CLASSES[usize::from(byte)]) == class
 }
 
-/// The span of a field that runs from `start` to the separator at `end`.
+/// Checks the field that runs from `start` to the separator at `end` and says whether it is
+/// quoted (its closing quote, if any, is just before `end`).
 #[inline]
 fn close_field(
     field: Field,
     start: usize,
     end: usize,
     closing_quote: Option<usize>,
-) -> Result<Span, ParseError> {
+) -> Result<bool, ParseError> {
     let quoted = closing_quote.is_some();
     match (field.quoting(), quoted) {
         (Quoting::Quoted, false) | (Quoting::Bare, true) => {
@@ -303,9 +305,12 @@ fn close_field(
         _ => {}
     }
     match closing_quote {
-        Some(quote) => Ok(Span::new(start + 1, quote)),
+        Some(quote) => {
+            debug_assert_eq!(quote + 1, end, "a closing quote is followed by the separator");
+            Ok(true)
+        }
         None if end == start => Err(ParseError::EmptyField { field }),
-        None => Ok(Span::new(start, end)),
+        None => Ok(false),
     }
 }
 

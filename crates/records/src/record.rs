@@ -5,25 +5,58 @@ use crate::field::Field;
 use crate::parse::ParseError;
 use crate::time::Timestamp;
 
-/// Start and end offsets of one field's value inside the line (quotes excluded).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Span {
-    start: u32,
-    end: u32,
+/// Where each field of a line ends and which fields are quoted: enough to cut out any field,
+/// in two words per field less than start and end offsets, and with less to write per field.
+/// Fields are separated by exactly one space, so field `i` starts one byte after field `i - 1`
+/// ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Fields {
+    /// Offset of the separator (or the line's end) after each field.
+    ends: [u32; Field::COUNT],
+    /// Bit `i` set when field `i` is wrapped in quotes.
+    quoted: u64,
 }
 
-impl Span {
-    pub(crate) const EMPTY: Span = Span { start: 0, end: 0 };
+impl Fields {
+    pub(crate) const EMPTY: Fields = Fields { ends: [0; Field::COUNT], quoted: 0 };
 
-    /// Offsets come from a line whose length was checked to fit in `u32`.
-    #[inline]
-    pub(crate) fn new(start: usize, end: usize) -> Span {
-        Span { start: start as u32, end: end as u32 }
+    /// Forgets which fields were quoted, before a line is split into these fields again.
+    #[inline(always)]
+    pub(crate) fn clear_quoted(&mut self) {
+        self.quoted = 0;
     }
 
+    /// Field `index` ends at `end` (offsets come from a line whose length was checked to fit in
+    /// `u32`).
+    #[inline(always)]
+    pub(crate) fn close(&mut self, index: usize, end: usize, quoted: bool) {
+        self.ends[index] = end as u32;
+        self.quoted |= u64::from(quoted) << index;
+    }
+
+    /// Bit `i` set when field `i` is quoted.
     #[inline]
-    pub(crate) fn slice(self, line: &[u8]) -> &[u8] {
-        line.get(self.start as usize..self.end as usize).unwrap_or_default()
+    pub(crate) fn quoted(&self) -> u64 {
+        self.quoted
+    }
+
+    /// The value of field `index` (quotes excluded).
+    #[inline]
+    pub(crate) fn slice<'a>(&self, line: &'a [u8], index: usize) -> &'a [u8] {
+        let start = match index.checked_sub(1) {
+            Some(before) => self.ends.get(before).map_or(0, |&end| end as usize + 1),
+            None => 0,
+        };
+        let end = self.ends.get(index).map_or(0, |&end| end as usize);
+        let quote = ((self.quoted >> (index & 63)) & 1) as usize;
+        line.get(start + quote..end.saturating_sub(quote)).unwrap_or_default()
+    }
+
+    /// The first `count` fields of both agree.
+    pub(crate) fn agree(&self, other: &Fields, count: usize) -> bool {
+        let present = 1u64.checked_shl(count as u32).map_or(u64::MAX, |bit| bit - 1);
+        self.ends[..count] == other.ends[..count]
+            && (self.quoted & present) == (other.quoted & present)
     }
 }
 
@@ -35,7 +68,7 @@ impl Span {
 #[derive(Clone, Debug)]
 pub struct Record<'a> {
     pub(crate) line: &'a [u8],
-    pub(crate) spans: [Span; Field::COUNT],
+    pub(crate) fields_at: Fields,
     pub(crate) fields: u8,
     pub(crate) warning: Option<ParseError>,
     pub(crate) time: Timestamp,
@@ -88,7 +121,7 @@ impl<'a> Record<'a> {
     #[inline]
     pub fn get_raw(&self, field: Field) -> Option<&'a [u8]> {
         let index = field.index();
-        (index < usize::from(self.fields)).then(|| self.spans[index].slice(self.line))
+        (index < usize::from(self.fields)).then(|| self.fields_at.slice(self.line, index))
     }
 
     /// `type`: `http`, `https`, `h2`, `grpcs`, `ws` or `wss` (other values are passed through).

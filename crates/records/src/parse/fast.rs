@@ -16,7 +16,7 @@
 
 use super::Split;
 use crate::field::{Field, Quoting};
-use crate::record::Span;
+use crate::record::Fields;
 use crate::structural::{self, BLOCK};
 
 /// Bit `i` set when field `i` must be quoted.
@@ -54,24 +54,24 @@ fn prefix_xor(mut bits: u64) -> u64 {
 /// Splits a well-formed `line` (already stripped of `\r` and shorter than 4 GiB) into `spans`,
 /// or returns `None` when the exact splitter must decide.
 #[inline]
-pub(super) fn split_fields(line: &[u8], spans: &mut [Span; Field::COUNT]) -> Option<Split> {
+pub(super) fn split_fields(line: &[u8], fields: &mut Fields) -> Option<Split> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2")
         && std::arch::is_x86_feature_detected!("pclmulqdq")
     {
         // SAFETY: the CPU has AVX2 and PCLMULQDQ, checked just above.
-        return unsafe { split_fields_avx2(line, spans) };
+        return unsafe { split_fields_avx2(line, fields) };
     }
-    split_fields_with(line, spans, structural::classify, prefix_xor)
+    split_fields_with(line, fields, structural::classify, prefix_xor)
 }
 
 /// [`split_fields`] compiled for AVX2, so that its block classification is inlined with it.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,pclmulqdq")]
-fn split_fields_avx2(line: &[u8], spans: &mut [Span; Field::COUNT]) -> Option<Split> {
+fn split_fields_avx2(line: &[u8], fields: &mut Fields) -> Option<Split> {
     split_fields_with(
         line,
-        spans,
+        fields,
         |line, base| structural::classify_avx2(line, base),
         |bits| prefix_xor_clmul(bits),
     )
@@ -92,14 +92,14 @@ fn prefix_xor_clmul(bits: u64) -> u64 {
 #[inline(always)]
 fn split_fields_with(
     line: &[u8],
-    spans: &mut [Span; Field::COUNT],
+    fields: &mut Fields,
     classify: impl Fn(&[u8], usize) -> structural::Masks,
     prefix_xor: impl Fn(u64) -> u64,
 ) -> Option<Split> {
     let len = line.len();
+    fields.clear_quoted();
     let mut count = 0usize;
     let mut field_start = 0usize;
-    let mut quoted_fields = 0u64;
     // Carried from the previous block: inside quotes at its end (all ones or zero), a separator
     // in its last byte, a closing quote in its last byte.
     let mut inside_carry = 0u64;
@@ -121,10 +121,10 @@ fn split_fields_with(
         let line_end = if left < BLOCK { 1u64 << left } else { 0 };
         let starts = (separators << 1) | separator_carry | u64::from(base == 0);
         let follows = separators | line_end;
-        let invalid = (opening & !starts)
-            | ((closing << 1) & !follows)
-            | (close_carry & !follows & 1)
-            | (separators & starts);
+        // Bit `i` set when the byte before `i` is a closing quote: the field that a separator at
+        // `i` ends is quoted (the tests below make sure a quoted field starts with its quote).
+        let closed_before = (closing << 1) | close_carry;
+        let invalid = (opening & !starts) | (closed_before & !follows) | (separators & starts);
         if invalid != 0 {
             return None;
         }
@@ -133,12 +133,13 @@ fn split_fields_with(
 
         let mut walk = separators;
         while walk != 0 {
-            let end = base + walk.trailing_zeros() as usize;
+            let bit = walk.trailing_zeros();
             walk &= walk - 1;
-            spans[count] = field_span(line, field_start, end, &mut quoted_fields, count);
+            let end = base + bit as usize;
+            fields.close(count, end, (closed_before >> bit) & 1 == 1);
             count += 1;
             if count == Field::COUNT {
-                return check_quoting(quoted_fields, count);
+                return check_quoting(fields.quoted(), count);
             }
             field_start = end + 1;
         }
@@ -147,23 +148,10 @@ fn split_fields_with(
     if inside_carry != 0 || field_start == len {
         return None; // a quote left open, or an empty last field
     }
-    spans[count] = field_span(line, field_start, len, &mut quoted_fields, count);
-    check_quoting(quoted_fields, count + 1)
-}
-
-/// The span of the field from `start` to the separator at `end`, noting whether it is quoted.
-/// A field that starts with a quote ends with its closing quote: the mask tests guarantee it.
-#[inline(always)]
-fn field_span(
-    line: &[u8],
-    start: usize,
-    end: usize,
-    quoted_fields: &mut u64,
-    index: usize,
-) -> Span {
-    let quoted = usize::from(line[start] == b'"');
-    *quoted_fields |= (quoted as u64) << index;
-    Span::new(start + quoted, end - quoted)
+    // The last field ends at the line's end: quoted when its last byte closes a quote (a lone
+    // opening quote there would have left the line inside quotes).
+    fields.close(count, len, line[len - 1] == b'"');
+    check_quoting(fields.quoted(), count + 1)
 }
 
 /// The split, when every field present is quoted or bare as AWS writes it.

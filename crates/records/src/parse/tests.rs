@@ -445,8 +445,8 @@ fn quoting_surprises_from_field_26_on_keep_the_entry_with_a_warning() {
 #[test]
 fn well_formed_lines_take_the_block_splitter() {
     let full = line_with(&[]);
-    let mut spans = [Span::EMPTY; Field::COUNT];
-    let split = fast::split_fields(full.as_bytes(), &mut spans).expect("a full line");
+    let mut fields = Fields::EMPTY;
+    let split = fast::split_fields(full.as_bytes(), &mut fields).expect("a full line");
     assert_eq!(split.count, Field::COUNT);
     let record = parse(&full).unwrap();
     assert_eq!(record.user_agent(), Some(&b"Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"[..]));
@@ -457,15 +457,15 @@ fn well_formed_lines_take_the_block_splitter() {
     assert_eq!(tail.len(), Field::COUNT - 14);
     for count in MIN_FIELDS..Field::COUNT {
         let line = format!("{}{}", &full[..prefix_end], tail[..count - 14].join(" "));
-        let split = fast::split_fields(line.as_bytes(), &mut spans).expect("a shorter layout");
+        let split = fast::split_fields(line.as_bytes(), &mut fields).expect("a shorter layout");
         assert_eq!(split.count, count);
         assert!(splitters_agree(line.as_bytes()));
     }
     // A line with a backslash, and a line with a quoting surprise, go to the exact splitter.
     let escaped = line_with(&[(Field::UserAgent, r#""agent \"x\"""#)]);
-    assert!(fast::split_fields(escaped.as_bytes(), &mut spans).is_none());
+    assert!(fast::split_fields(escaped.as_bytes(), &mut fields).is_none());
     let surprise = line_with(&[(Field::Classification, "Acceptable")]);
-    assert!(fast::split_fields(surprise.as_bytes(), &mut spans).is_none());
+    assert!(fast::split_fields(surprise.as_bytes(), &mut fields).is_none());
     assert!(parse(&surprise).unwrap().warning().is_some());
 }
 

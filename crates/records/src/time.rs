@@ -13,13 +13,10 @@ impl Timestamp {
         else {
             return None;
         };
-        let digits = [y0, y1, y2, y3, m0, m1, d0, d1, h0, h1, n0, n1].map(|b| b.wrapping_sub(b'0'));
-        if digits.iter().fold(0, |any, &digit| any | u8::from(digit > 9)) != 0 {
-            return None;
-        }
-        let [y0, y1, y2, y3, m0, m1, d0, d1, h0, h1, n0, n1] = digits.map(i64::from);
-        let (year, month, day) = (((y0 * 10 + y1) * 10 + y2) * 10 + y3, m0 * 10 + m1, d0 * 10 + d1);
-        let (hour, minute) = (h0 * 10 + h1, n0 * 10 + n1);
+        let date = eight_digits([y0, y1, y2, y3, m0, m1, d0, d1])? as i64;
+        let clock = eight_digits([h0, h1, n0, n1, b'0', b'0', b'0', b'0'])? as i64 / 10_000;
+        let (year, month, day) = (date / 10_000, date / 100 % 100, date % 100);
+        let (hour, minute) = (clock / 100, clock % 100);
         if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
             return None;
         }
@@ -61,6 +58,25 @@ const MICROS_PER_HOUR: i64 = 3_600_000_000;
 /// `YYYY-MM-DDTHH:MM:`, the part of a timestamp that names its minute.
 const MINUTE_PREFIX: usize = 17;
 
+/// Eight ASCII digits as a number, or `None` if any byte is not a digit (SWAR: every byte's high
+/// nibble must be 3 and its low nibble at most 9, then pairs, quads and halves are combined).
+#[inline]
+fn eight_digits(bytes: [u8; 8]) -> Option<u64> {
+    const HIGH_NIBBLES: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    let word = u64::from_le_bytes(bytes);
+    let digits_only = (word & HIGH_NIBBLES) == ZEROS
+        && (word.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES) == ZEROS;
+    if !digits_only {
+        return None;
+    }
+    let mut value = word & 0x0f0f_0f0f_0f0f_0f0f;
+    value = (value.wrapping_mul(10) + (value >> 8)) & 0x00ff_00ff_00ff_00ff;
+    value = (value.wrapping_mul(100) + (value >> 16)) & 0x0000_ffff_0000_ffff;
+    value = (value.wrapping_mul(10_000) + (value >> 32)) & 0xffff_ffff;
+    Some(value)
+}
+
 /// Whether two minute prefixes are equal, compared as two words rather than through `memcmp`.
 #[inline]
 fn same_minute(a: &[u8], b: &[u8]) -> bool {
@@ -78,19 +94,12 @@ fn same_minute(a: &[u8], b: &[u8]) -> bool {
 /// `SS[.fraction]Z` as microseconds since the start of the minute (a leap second is 60).
 #[inline]
 fn micros_within_minute(text: &[u8]) -> Option<i64> {
-    // What ALB writes on every line, `SS.ffffffZ`, without loops or divisions.
+    // What ALB writes on every line, `SS.ffffffZ`: the eight digits `SSffffff` read as one
+    // number are the microseconds, checked and converted eight bytes at a time.
     if let &[tens, units, b'.', f0, f1, f2, f3, f4, f5, b'Z'] = text {
-        let digits = [tens, units, f0, f1, f2, f3, f4, f5].map(|byte| byte.wrapping_sub(b'0'));
-        if digits.iter().fold(0, |any, &digit| any | u8::from(digit > 9)) != 0 {
-            return None;
-        }
-        let [tens, units, f0, f1, f2, f3, f4, f5] = digits.map(i64::from);
-        let second = tens * 10 + units;
-        if second > 60 {
-            return None;
-        }
-        let fraction = ((((f0 * 10 + f1) * 10 + f2) * 10 + f3) * 10 + f4) * 10 + f5;
-        return Some(second * 1_000_000 + fraction);
+        let micros = eight_digits([tens, units, f0, f1, f2, f3, f4, f5])?;
+        // A leap second is 60; 61 or more is not a time.
+        return (micros < 61_000_000).then_some(micros as i64);
     }
     let [tens, units, rest @ ..] = text else { return None };
     let second = digits(&[*tens, *units])?;
@@ -227,6 +236,23 @@ mod tests {
         }
         assert_eq!(Timestamp::parse(b"2026-11-27T09:30:05.12345xZ"), None);
         assert_eq!(Timestamp::parse(b"2026-11-27T09:30:x5.123456Z"), None);
+    }
+
+    #[test]
+    fn eight_digits_reads_every_digit_and_refuses_every_other_byte() {
+        assert_eq!(eight_digits(*b"00000000"), Some(0));
+        assert_eq!(eight_digits(*b"12345678"), Some(12_345_678));
+        assert_eq!(eight_digits(*b"99999999"), Some(99_999_999));
+        for position in 0..8 {
+            for byte in 0..=255u8 {
+                let mut bytes = *b"31415926";
+                bytes[position] = byte;
+                let expected = bytes.iter().try_fold(0u64, |n, &b| {
+                    b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+                });
+                assert_eq!(eight_digits(bytes), expected, "{bytes:?}");
+            }
+        }
     }
 
     #[test]

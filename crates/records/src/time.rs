@@ -34,7 +34,12 @@ impl Timestamp {
     pub fn parse_near(text: &[u8], known_text: &[u8], known: Timestamp) -> Option<Timestamp> {
         match (text.get(..MINUTE_PREFIX), known_text.get(..MINUTE_PREFIX)) {
             (Some(prefix), Some(known_prefix)) if same_minute(prefix, known_prefix) => {
-                let known_within = micros_within_minute(&known_text[MINUTE_PREFIX..])?;
+                // Below second 60 the minute starts at a multiple of 60 s of Unix time; a leap
+                // second (60) is read from the text.
+                let known_within = match known_text.get(MINUTE_PREFIX) {
+                    Some(&tens) if tens < b'6' => known.0.rem_euclid(60_000_000),
+                    _ => micros_within_minute(&known_text[MINUTE_PREFIX..])?,
+                };
                 let within = micros_within_minute(&text[MINUTE_PREFIX..])?;
                 Some(Timestamp(known.0 - known_within + within))
             }
@@ -257,10 +262,17 @@ mod tests {
 
     #[test]
     fn parse_near_agrees_with_parse() {
-        let known_text = b"2026-11-27T09:30:05.123456Z";
+        for known_text in [&b"2026-11-27T09:30:05.123456Z"[..], b"2016-12-31T23:59:60.500000Z"] {
+            check_parse_near_against_parse(known_text);
+        }
+    }
+
+    fn check_parse_near_against_parse(known_text: &[u8]) {
         let known = Timestamp::parse(known_text).unwrap();
         for text in [
-            &b"2026-11-27T09:30:05.120000Z"[..],
+            &b"2016-12-31T23:59:60.400000Z"[..],
+            b"2016-12-31T23:59:59.999999Z",
+            b"2026-11-27T09:30:05.120000Z",
             b"2026-11-27T09:30:00Z",
             b"2026-11-27T09:30:59.999999Z",
             b"2026-11-27T09:29:59.999000Z",

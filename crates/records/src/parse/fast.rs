@@ -14,6 +14,8 @@
 //! the exact splitter runs, so errors, warnings and spans stay exactly its own; tests and the
 //! fuzz target check that both agree on every line the fast path accepts.
 
+use std::ops::ControlFlow;
+
 use super::Split;
 use crate::field::{Field, Quoting};
 use crate::record::Fields;
@@ -98,60 +100,103 @@ fn split_fields_with(
 ) -> Option<Split> {
     let len = line.len();
     fields.clear_quoted();
-    let mut count = 0usize;
-    let mut field_start = 0usize;
-    // Carried from the previous block: inside quotes at its end (all ones or zero), a separator
-    // in its last byte, a closing quote in its last byte.
-    let mut inside_carry = 0u64;
-    let mut separator_carry = 0u64;
-    let mut close_carry = 0u64;
+    let mut walk = Walk::default();
+    // Whole blocks first, then the line's last, partial block, whose end closes a field like a
+    // separator does; the whole blocks do not pay for that test.
+    let whole_blocks_end = len - len % BLOCK;
     let mut base = 0usize;
-    while base < len {
-        let masks = classify(line, base);
-        if masks.backslash != 0 {
-            return None;
+    while base < whole_blocks_end {
+        if let ControlFlow::Break(split) =
+            walk.block(classify(line, base), base, 0, fields, &prefix_xor)
+        {
+            return split;
         }
-        let inside = prefix_xor(masks.quote) ^ inside_carry;
-        inside_carry = ((inside >> 63) & 1).wrapping_neg();
+        base += BLOCK;
+    }
+    if base < len {
+        let line_end = 1u64 << (len - base);
+        if let ControlFlow::Break(split) =
+            walk.block(classify(line, base), base, line_end, fields, &prefix_xor)
+        {
+            return split;
+        }
+    }
+    if walk.inside_carry != 0 || walk.field_start == len {
+        return None; // a quote left open, or an empty last field
+    }
+    // The last field ends at the line's end: quoted when its last byte closes a quote (a lone
+    // opening quote there would have left the line inside quotes).
+    fields.close(walk.count, len, line[len - 1] == b'"');
+    check_quoting(fields.quoted(), walk.count + 1)
+}
+
+/// The state one block hands to the next.
+struct Walk {
+    /// Fields closed so far.
+    count: usize,
+    field_start: usize,
+    /// Inside quotes at the end of the previous block (all ones or zero).
+    inside_carry: u64,
+    /// A separator in the last byte of the previous block (1 or 0); the line's start counts as
+    /// one, since a field starts after it.
+    separator_carry: u64,
+    /// A closing quote in the last byte of the previous block (1 or 0).
+    close_carry: u64,
+}
+
+impl Default for Walk {
+    fn default() -> Self {
+        Walk { count: 0, field_start: 0, inside_carry: 0, separator_carry: 1, close_carry: 0 }
+    }
+}
+
+impl Walk {
+    /// Checks the block at `base` and closes the fields that end in it. Breaks with the split
+    /// once the last documented field is closed, or with `None` when the exact splitter must
+    /// decide. `line_end` has the bit just past the line's last byte, if it is in this block.
+    #[inline(always)]
+    fn block(
+        &mut self,
+        masks: structural::Masks,
+        base: usize,
+        line_end: u64,
+        fields: &mut Fields,
+        prefix_xor: &impl Fn(u64) -> u64,
+    ) -> ControlFlow<Option<Split>> {
+        if masks.backslash != 0 {
+            return ControlFlow::Break(None);
+        }
+        let inside = prefix_xor(masks.quote) ^ self.inside_carry;
+        self.inside_carry = ((inside >> 63) & 1).wrapping_neg();
         let separators = masks.space & !inside;
         let opening = masks.quote & inside;
         let closing = masks.quote & !inside;
-        let left = len - base;
-        // The line's end closes a field like a separator does.
-        let line_end = if left < BLOCK { 1u64 << left } else { 0 };
-        let starts = (separators << 1) | separator_carry | u64::from(base == 0);
+        let starts = (separators << 1) | self.separator_carry;
         let follows = separators | line_end;
         // Bit `i` set when the byte before `i` is a closing quote: the field that a separator at
         // `i` ends is quoted (the tests below make sure a quoted field starts with its quote).
-        let closed_before = (closing << 1) | close_carry;
+        let closed_before = (closing << 1) | self.close_carry;
         let invalid = (opening & !starts) | (closed_before & !follows) | (separators & starts);
         if invalid != 0 {
-            return None;
+            return ControlFlow::Break(None);
         }
-        separator_carry = separators >> 63;
-        close_carry = closing >> 63;
+        self.separator_carry = separators >> 63;
+        self.close_carry = closing >> 63;
 
         let mut walk = separators;
         while walk != 0 {
             let bit = walk.trailing_zeros();
             walk &= walk - 1;
             let end = base + bit as usize;
-            fields.close(count, end, (closed_before >> bit) & 1 == 1);
-            count += 1;
-            if count == Field::COUNT {
-                return check_quoting(fields.quoted(), count);
+            fields.close(self.count, end, (closed_before >> bit) & 1 == 1);
+            self.count += 1;
+            if self.count == Field::COUNT {
+                return ControlFlow::Break(check_quoting(fields.quoted(), self.count));
             }
-            field_start = end + 1;
+            self.field_start = end + 1;
         }
-        base += BLOCK;
+        ControlFlow::Continue(())
     }
-    if inside_carry != 0 || field_start == len {
-        return None; // a quote left open, or an empty last field
-    }
-    // The last field ends at the line's end: quoted when its last byte closes a quote (a lone
-    // opening quote there would have left the line inside quotes).
-    fields.close(count, len, line[len - 1] == b'"');
-    check_quoting(fields.quoted(), count + 1)
 }
 
 /// The split, when every field present is quoted or bare as AWS writes it.

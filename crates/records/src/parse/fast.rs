@@ -64,7 +64,28 @@ pub(super) fn split_fields(line: &[u8], fields: &mut Fields) -> Option<Split> {
         // SAFETY: the CPU has AVX2 and PCLMULQDQ, checked just above.
         return unsafe { split_fields_avx2(line, fields) };
     }
+    #[cfg(target_arch = "aarch64")]
+    if std::arch::is_aarch64_feature_detected!("aes") {
+        // SAFETY: the CPU has the AES extension (PMULL), checked just above.
+        return unsafe { split_fields_pmull(line, fields) };
+    }
     split_fields_with(line, fields, structural::classify, prefix_xor)
+}
+
+/// [`split_fields`] with the carry-less multiply of the arm64 crypto extension (every Graviton
+/// has it) for the prefix XOR.
+#[cfg(target_arch = "aarch64")]
+#[target_feature(enable = "aes")]
+fn split_fields_pmull(line: &[u8], fields: &mut Fields) -> Option<Split> {
+    split_fields_with(line, fields, structural::classify, |bits| prefix_xor_pmull(bits))
+}
+
+/// [`prefix_xor`] in one polynomial multiplication by all ones.
+#[cfg(target_arch = "aarch64")]
+#[target_feature(enable = "aes")]
+#[inline]
+fn prefix_xor_pmull(bits: u64) -> u64 {
+    std::arch::aarch64::vmull_p64(bits, u64::MAX) as u64
 }
 
 /// [`split_fields`] compiled for AVX2, so that its block classification is inlined with it.

@@ -10,7 +10,9 @@
 //! * [`moto`] starts one `moto_server` per test binary (on a free port, found through
 //!   `MOTO_SERVER` or `PATH`) and stops it when the test process exits. Tests run in parallel
 //!   against it, so each test builds its own [`World`] under unique names instead of resetting
-//!   the emulator.
+//!   the emulator. It is served through `tests/moto_serialized.py`, one request at a time, so
+//!   that DynamoDB's conditional writes are atomic as in AWS (moto's own threaded server lets
+//!   two racing conditional writes both succeed).
 //! * [`sdk_config`] is an SDK configuration pointing at the emulator with static credentials and
 //!   an explicit region, so nothing is read from the process environment and no instance
 //!   metadata address is ever tried.
@@ -28,7 +30,7 @@ pub mod template;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -83,8 +85,26 @@ fn moto_binary() -> PathBuf {
     })
 }
 
+/// The Python interpreter of a `moto_server` script (its `#!` line), to run
+/// `tests/moto_serialized.py` with the same moto; `None` when it is not a Python script.
+fn moto_python(binary: &Path) -> Option<PathBuf> {
+    let text = std::fs::read(binary).ok()?;
+    let first = text.split(|&b| b == b'\n').next()?;
+    let interpreter = std::str::from_utf8(first.strip_prefix(b"#!")?).ok()?.trim();
+    let interpreter = PathBuf::from(interpreter.split_whitespace().next()?);
+    let is_python = interpreter.file_name()?.to_string_lossy().starts_with("python");
+    (is_python && interpreter.is_file()).then_some(interpreter)
+}
+
 fn start_moto() -> Moto {
     let binary = moto_binary();
+    // moto's own server does not make conditional writes atomic (see the wrapper); serve it
+    // one request at a time when its interpreter is known.
+    let wrapper = Path::new(env!("CARGO_MANIFEST_DIR")).join("moto_serialized.py");
+    let command: Vec<PathBuf> = match moto_python(&binary) {
+        Some(python) if wrapper.is_file() => vec![python, wrapper],
+        _ => vec![binary.clone()],
+    };
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
@@ -92,17 +112,24 @@ fn start_moto() -> Moto {
     // A watcher shell owns the server and stops it once this test process is gone: statics are
     // never dropped, so the test binary cannot do it on exit itself.
     let script = r#"
-        "$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 &
+        port="$1" parent="$2"
+        shift 2
+        if [ "$#" -eq 2 ]; then
+            "$1" "$2" 127.0.0.1 "$port" >/dev/null 2>&1 &
+        else
+            "$1" -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+        fi
         server=$!
         trap 'kill "$server" 2>/dev/null' EXIT INT TERM
-        while kill -0 "$2" 2>/dev/null && kill -0 "$server" 2>/dev/null; do sleep 0.5; done
+        while kill -0 "$parent" 2>/dev/null && kill -0 "$server" 2>/dev/null; do sleep 0.5; done
     "#;
     let watcher = Command::new("sh")
         .arg("-c")
         .arg(script)
-        .arg(&binary)
+        .arg("moto-watcher")
         .arg(port.to_string())
         .arg(std::process::id().to_string())
+        .args(&command)
         .stdin(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));

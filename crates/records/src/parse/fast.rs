@@ -60,8 +60,9 @@ pub(super) fn split_fields(line: &[u8], fields: &mut Fields) -> Option<Split> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2")
         && std::arch::is_x86_feature_detected!("pclmulqdq")
+        && std::arch::is_x86_feature_detected!("popcnt")
     {
-        // SAFETY: the CPU has AVX2 and PCLMULQDQ, checked just above.
+        // SAFETY: the CPU has AVX2, PCLMULQDQ and POPCNT, checked just above.
         return unsafe { split_fields_avx2(line, fields) };
     }
     #[cfg(target_arch = "aarch64")]
@@ -90,7 +91,7 @@ fn prefix_xor_pmull(bits: u64) -> u64 {
 
 /// [`split_fields`] compiled for AVX2, so that its block classification is inlined with it.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,pclmulqdq")]
+#[target_feature(enable = "avx2,pclmulqdq,popcnt")]
 fn split_fields_avx2(line: &[u8], fields: &mut Fields) -> Option<Split> {
     split_fields_with(
         line,
@@ -204,19 +205,32 @@ impl Walk {
         self.separator_carry = separators >> 63;
         self.close_carry = closing >> 63;
 
+        if separators == 0 {
+            return ControlFlow::Continue(());
+        }
+        // The block's last separator starts the next field.
+        self.field_start = base + (BLOCK - separators.leading_zeros() as usize);
         let mut walk = separators;
-        while walk != 0 {
+        if self.count + (separators.count_ones() as usize) < Field::COUNT {
+            // The common case: the documented fields do not end in this block, so the loop needs
+            // no test for the last one.
+            while walk != 0 {
+                let bit = walk.trailing_zeros();
+                walk &= walk - 1;
+                fields.close(self.count, base + bit as usize, (closed_before >> bit) & 1 == 1);
+                self.count += 1;
+            }
+            return ControlFlow::Continue(());
+        }
+        loop {
             let bit = walk.trailing_zeros();
             walk &= walk - 1;
-            let end = base + bit as usize;
-            fields.close(self.count, end, (closed_before >> bit) & 1 == 1);
+            fields.close(self.count, base + bit as usize, (closed_before >> bit) & 1 == 1);
             self.count += 1;
             if self.count == Field::COUNT {
                 return ControlFlow::Break(check_quoting(fields.quoted(), self.count));
             }
-            self.field_start = end + 1;
         }
-        ControlFlow::Continue(())
     }
 }
 

@@ -426,47 +426,59 @@ impl Pipeline {
 /// a yielding one does not.
 const POLL_BEFORE_SLEEP: std::time::Duration = std::time::Duration::from_micros(500);
 
-/// The next filled chunk, polling before sleeping; `None` once the decoder has finished.
-fn receive<T>(channel: &std::sync::mpsc::Receiver<T>) -> Option<T> {
-    use std::sync::mpsc::TryRecvError;
+/// Tries `attempt` (which hands its input back when it must wait) for up to
+/// [`POLL_BEFORE_SLEEP`], yielding the core between tries, then calls `block`, which sleeps.
+fn poll_then_block<S, T>(
+    mut input: S,
+    mut attempt: impl FnMut(S) -> Result<T, S>,
+    block: impl FnOnce(S) -> T,
+) -> T {
     let started = std::time::Instant::now();
     loop {
         for _ in 0..64 {
-            match channel.try_recv() {
-                Ok(item) => return Some(item),
-                Err(TryRecvError::Disconnected) => return None,
-                Err(TryRecvError::Empty) => std::thread::yield_now(),
-            }
-        }
-        if started.elapsed() > POLL_BEFORE_SLEEP {
-            return channel.recv().ok();
-        }
-    }
-}
-
-/// Sends a filled chunk, polling while the queue is full before sleeping.
-fn send<T>(
-    channel: &std::sync::mpsc::SyncSender<T>,
-    item: T,
-) -> Result<(), std::sync::mpsc::SendError<T>> {
-    use std::sync::mpsc::{SendError, TrySendError};
-    let started = std::time::Instant::now();
-    let mut item = item;
-    loop {
-        for _ in 0..64 {
-            match channel.try_send(item) {
-                Ok(()) => return Ok(()),
-                Err(TrySendError::Disconnected(back)) => return Err(SendError(back)),
-                Err(TrySendError::Full(back)) => {
-                    item = back;
+            match attempt(input) {
+                Ok(done) => return done,
+                Err(again) => {
+                    input = again;
                     std::thread::yield_now();
                 }
             }
         }
         if started.elapsed() > POLL_BEFORE_SLEEP {
-            return channel.send(item);
+            return block(input);
         }
     }
+}
+
+/// The next filled chunk; `None` once the decoder has finished.
+fn receive<T>(channel: &std::sync::mpsc::Receiver<T>) -> Option<T> {
+    use std::sync::mpsc::TryRecvError;
+    poll_then_block(
+        (),
+        |()| match channel.try_recv() {
+            Ok(item) => Ok(Some(item)),
+            Err(TryRecvError::Disconnected) => Ok(None),
+            Err(TryRecvError::Empty) => Err(()),
+        },
+        |()| channel.recv().ok(),
+    )
+}
+
+/// Sends a filled chunk, waiting while the queue is full.
+fn send<T>(
+    channel: &std::sync::mpsc::SyncSender<T>,
+    item: T,
+) -> Result<(), std::sync::mpsc::SendError<T>> {
+    use std::sync::mpsc::{SendError, TrySendError};
+    poll_then_block(
+        item,
+        |item| match channel.try_send(item) {
+            Ok(()) => Ok(Ok(())),
+            Err(TrySendError::Disconnected(back)) => Ok(Err(SendError(back))),
+            Err(TrySendError::Full(back)) => Err(back),
+        },
+        |item| channel.send(item),
+    )
 }
 
 impl Read for Pipeline {

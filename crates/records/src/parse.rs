@@ -108,8 +108,8 @@ pub fn parse_line(line: &[u8]) -> Result<Record<'_>, ParseError> {
     }
     Ok(Record {
         line,
-        fields_at: fields,
-        fields: count as u8,
+        fields,
+        field_count: count as u8,
         warning,
         time,
         request_processing_ms: processing_time(raw(Field::RequestProcessingTime))

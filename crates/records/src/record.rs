@@ -68,8 +68,8 @@ impl Fields {
 #[derive(Clone, Debug)]
 pub struct Record<'a> {
     pub(crate) line: &'a [u8],
-    pub(crate) fields_at: Fields,
-    pub(crate) fields: u8,
+    pub(crate) fields: Fields,
+    pub(crate) field_count: u8,
     pub(crate) warning: Option<ParseError>,
     pub(crate) time: Timestamp,
     pub(crate) request_processing_ms: Option<u32>,
@@ -100,7 +100,7 @@ impl<'a> Record<'a> {
     /// How many documented fields the line has (18 to 34), or were read before a
     /// [`warning`](Record::warning).
     pub fn field_count(&self) -> usize {
-        usize::from(self.fields)
+        usize::from(self.field_count)
     }
 
     /// Why the line's tail (field 26 or later) could not be read, when it could not: AWS keeps
@@ -121,7 +121,7 @@ impl<'a> Record<'a> {
     #[inline]
     pub fn get_raw(&self, field: Field) -> Option<&'a [u8]> {
         let index = field.index();
-        (index < usize::from(self.fields)).then(|| self.fields_at.slice(self.line, index))
+        (index < usize::from(self.field_count)).then(|| self.fields.slice(self.line, index))
     }
 
     /// `type`: `http`, `https`, `h2`, `grpcs`, `ws` or `wss` (other values are passed through).

@@ -140,6 +140,7 @@ pub fn diagnose_lines<R: Read>(
 ) -> Result<Diagnosis, ReadError> {
     let mut diagnoser = Diagnoser::new(options.detect);
     let budget = options.budget;
+    let mut parser = alb_records::LineParser::default();
     let mut not_entries = 0u64;
     let mut first_not_entry: Option<(u64, String)> = None;
     while let Some(line) = lines.next_line()? {
@@ -154,7 +155,7 @@ pub fn diagnose_lines<R: Read>(
             first_not_entry.get_or_insert_with(|| (line.number, "blank line".to_string()));
             false
         } else {
-            match alb_records::parse_line(line.bytes) {
+            match parser.parse(line.bytes) {
                 Ok(record) => {
                     if let Some(warning) = record.warning() {
                         diagnoser.observe_warning(line.number, &warning);

@@ -65,6 +65,6 @@ mod time;
 pub use crate::field::Field;
 #[doc(hidden)]
 pub use crate::parse::splitters_agree;
-pub use crate::parse::{LENIENT_FROM, MIN_FIELDS, ParseError, parse_line};
+pub use crate::parse::{LENIENT_FROM, LineParser, MIN_FIELDS, ParseError, parse_line};
 pub use crate::record::{Record, split_host_port};
 pub use crate::time::Timestamp;

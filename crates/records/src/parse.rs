@@ -8,7 +8,7 @@
 use crate::field::{Field, Quoting};
 use crate::record::{Fields, Record};
 use crate::structural;
-use crate::time::Timestamp;
+use crate::time::{MinuteCache, Timestamp};
 
 /// The fewest fields a line may have: the 2016 launch layout, which ended at `trace_id`.
 pub const MIN_FIELDS: usize = Field::TraceId.index() + 1;
@@ -84,45 +84,119 @@ pub enum ParseError {
 /// in fields 1-25, misaligned fields, or an unreadable time, load balancer, target, processing
 /// time or status code. Never panics.
 pub fn parse_line(line: &[u8]) -> Result<Record<'_>, ParseError> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if u32::try_from(line.len()).is_err() {
-        return Err(ParseError::LineTooLong);
-    }
-    let mut fields = Fields::EMPTY;
-    let Split { count, warning } = match fast::split_fields(line, &mut fields) {
-        Some(split) => split,
-        None => split_fields(line, &mut fields)?,
-    };
-    if count < MIN_FIELDS {
-        return Err(ParseError::TooFewFields { found: count });
-    }
-    let raw = |field: Field| fields.slice(line, field.index());
+    LineParser::default().parse(line)
+}
 
-    let time = Timestamp::parse(raw(Field::Time))
-        .ok_or(ParseError::InvalidValue { field: Field::Time })?;
-    if !is_load_balancer(raw(Field::Elb)) {
-        return Err(ParseError::InvalidValue { field: Field::Elb });
+/// Parses the lines of a log one after another, with the results of [`parse_line`] for each.
+///
+/// Consecutive lines of a log repeat the minute of their `time` and, nearly always, their load
+/// balancer. The parser remembers the last of each it found valid, so the date arithmetic and
+/// the load balancer check run when they change instead of on every line.
+///
+/// ```
+/// use alb_records::{LineParser, parse_line};
+///
+/// let line = br#"http 2022-04-15T16:52:50.757968Z app/my-lb/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.001 4.205 -1 502 - 94 326 "GET http://example.com:80 HTTP/1.1" "curl/7.51.0" - - arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "Root=1-58337262-36d228ad5d99923122bbe354""#;
+/// let mut parser = LineParser::default();
+/// for _ in 0..2 {
+///     assert_eq!(parser.parse(line)?.time(), parse_line(line)?.time());
+/// }
+/// # Ok::<(), alb_records::ParseError>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct LineParser {
+    minute: MinuteCache,
+    load_balancer: KnownLoadBalancer,
+}
+
+impl LineParser {
+    /// Parses one line like [`parse_line`].
+    ///
+    /// # Errors
+    ///
+    /// As [`parse_line`].
+    pub fn parse<'a>(&mut self, line: &'a [u8]) -> Result<Record<'a>, ParseError> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if u32::try_from(line.len()).is_err() {
+            return Err(ParseError::LineTooLong);
+        }
+        let mut fields = Fields::EMPTY;
+        let Split { count, warning } = match fast::split_fields(line, &mut fields) {
+            Some(split) => split,
+            None => split_fields(line, &mut fields)?,
+        };
+        if count < MIN_FIELDS {
+            return Err(ParseError::TooFewFields { found: count });
+        }
+        let raw = |field: Field| fields.slice(line, field.index());
+
+        let time_text = raw(Field::Time);
+        let time =
+            self.minute.parse(time_text).ok_or(ParseError::InvalidValue { field: Field::Time })?;
+        if !self.load_balancer.check(raw(Field::Elb)) {
+            return Err(ParseError::InvalidValue { field: Field::Elb });
+        }
+        if !is_target(raw(Field::Target)) {
+            return Err(ParseError::InvalidValue { field: Field::Target });
+        }
+        let request_creation = match (count > Field::RequestCreationTime.index())
+            .then(|| raw(Field::RequestCreationTime))
+        {
+            Some(text) if text != b"-" => Timestamp::parse_near(text, time_text, time),
+            _ => None,
+        };
+        Ok(Record {
+            line,
+            fields,
+            field_count: count as u8,
+            warning,
+            time,
+            request_creation,
+            request_processing_ms: processing_time(raw(Field::RequestProcessingTime))
+                .ok_or(ParseError::InvalidValue { field: Field::RequestProcessingTime })?,
+            target_processing_ms: processing_time(raw(Field::TargetProcessingTime))
+                .ok_or(ParseError::InvalidValue { field: Field::TargetProcessingTime })?,
+            response_processing_ms: processing_time(raw(Field::ResponseProcessingTime))
+                .ok_or(ParseError::InvalidValue { field: Field::ResponseProcessingTime })?,
+            elb_status: status_code(raw(Field::ElbStatusCode))
+                .ok_or(ParseError::InvalidValue { field: Field::ElbStatusCode })?,
+            target_status: status_code(raw(Field::TargetStatusCode))
+                .ok_or(ParseError::InvalidValue { field: Field::TargetStatusCode })?,
+        })
     }
-    if !is_target(raw(Field::Target)) {
-        return Err(ParseError::InvalidValue { field: Field::Target });
+}
+
+/// The last `elb` found valid, kept inline: ids are at most 53 bytes (`app/`, a name of up to 32
+/// characters, `/`, a 16-digit id); a longer one is checked every time.
+#[derive(Clone, Debug)]
+struct KnownLoadBalancer {
+    id: [u8; 64],
+    /// 0 while none is known (an empty `elb` is never valid).
+    len: usize,
+}
+
+impl Default for KnownLoadBalancer {
+    fn default() -> Self {
+        KnownLoadBalancer { id: [0; 64], len: 0 }
     }
-    Ok(Record {
-        line,
-        fields,
-        field_count: count as u8,
-        warning,
-        time,
-        request_processing_ms: processing_time(raw(Field::RequestProcessingTime))
-            .ok_or(ParseError::InvalidValue { field: Field::RequestProcessingTime })?,
-        target_processing_ms: processing_time(raw(Field::TargetProcessingTime))
-            .ok_or(ParseError::InvalidValue { field: Field::TargetProcessingTime })?,
-        response_processing_ms: processing_time(raw(Field::ResponseProcessingTime))
-            .ok_or(ParseError::InvalidValue { field: Field::ResponseProcessingTime })?,
-        elb_status: status_code(raw(Field::ElbStatusCode))
-            .ok_or(ParseError::InvalidValue { field: Field::ElbStatusCode })?,
-        target_status: status_code(raw(Field::TargetStatusCode))
-            .ok_or(ParseError::InvalidValue { field: Field::TargetStatusCode })?,
-    })
+}
+
+impl KnownLoadBalancer {
+    /// [`is_load_balancer`], remembering the last id that passed.
+    #[inline]
+    fn check(&mut self, text: &[u8]) -> bool {
+        if self.len != 0 && text == &self.id[..self.len] {
+            return true;
+        }
+        if !is_load_balancer(text) {
+            return false;
+        }
+        if let Some(slot) = self.id.get_mut(..text.len()) {
+            slot.copy_from_slice(text);
+            self.len = text.len();
+        }
+        true
+    }
 }
 
 /// Whether the block splitter ([`fast`]) and the exact one agree on `line`: the block splitter

@@ -34,10 +34,17 @@ impl Fields {
         self.quoted |= u64::from(quoted) << index;
     }
 
-    /// Bit `i` set when field `i` is quoted.
-    #[inline]
-    pub(crate) fn quoted(&self) -> u64 {
-        self.quoted
+    /// Field `index` ends at `end`; the quoting of all fields is given at once by
+    /// [`Fields::set_quoted`].
+    #[inline(always)]
+    pub(crate) fn set_end(&mut self, index: usize, end: usize) {
+        self.ends[index] = end as u32;
+    }
+
+    /// Bit `i` set when field `i` is quoted, for every field.
+    #[inline(always)]
+    pub(crate) fn set_quoted(&mut self, quoted: u64) {
+        self.quoted = quoted;
     }
 
     /// The value of field `index` (quotes excluded).
@@ -72,6 +79,7 @@ pub struct Record<'a> {
     pub(crate) field_count: u8,
     pub(crate) warning: Option<ParseError>,
     pub(crate) time: Timestamp,
+    pub(crate) request_creation: Option<Timestamp>,
     pub(crate) request_processing_ms: Option<u32>,
     pub(crate) target_processing_ms: Option<u32>,
     pub(crate) response_processing_ms: Option<u32>,
@@ -183,8 +191,7 @@ impl<'a> Record<'a> {
 
     /// `request_creation_time`: when the load balancer received the request.
     pub fn request_creation_time(&self) -> Option<Timestamp> {
-        let text = self.get(Field::RequestCreationTime)?;
-        Timestamp::parse_near(text, self.get_raw(Field::Time).unwrap_or_default(), self.time)
+        self.request_creation
     }
 
     raw_accessors! {

@@ -30,7 +30,7 @@ pub(crate) fn classify(line: &[u8], base: usize) -> Masks {
 /// wide reads cannot be forwarded from the narrow stores that just made it). Only lines shorter
 /// than a block are padded.
 #[inline(always)]
-fn block_at(line: &[u8], base: usize, block: impl Fn(&[u8]) -> Masks) -> Masks {
+pub(crate) fn block_at(line: &[u8], base: usize, block: impl Fn(&[u8]) -> Masks) -> Masks {
     let left = line.len().saturating_sub(base);
     if left >= BLOCK {
         block(&line[base..base + BLOCK])
@@ -49,9 +49,10 @@ fn block_at(line: &[u8], base: usize, block: impl Fn(&[u8]) -> Masks) -> Masks {
     }
 }
 
+/// Masks for the first 64 bytes of `block`, which holds at least that many.
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn classify_block(block: &[u8]) -> Masks {
+pub(crate) fn classify_block(block: &[u8]) -> Masks {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
     };
@@ -75,19 +76,12 @@ fn classify_block(block: &[u8]) -> Masks {
     }
 }
 
-/// [`classify`] with 32-byte AVX2 compares: half the instructions of the SSE2 baseline. Only for
-/// CPUs that have AVX2, which callers check at run time.
+/// [`classify_block`] with 32-byte AVX2 compares: half the instructions of the SSE2 baseline.
+/// Only for CPUs that have AVX2, which callers check at run time.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-pub(crate) fn classify_avx2(line: &[u8], base: usize) -> Masks {
-    block_at(line, base, |block| classify_block_avx2(block))
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[inline]
-fn classify_block_avx2(block: &[u8]) -> Masks {
+pub(crate) fn classify_block_avx2(block: &[u8]) -> Masks {
     use std::arch::x86_64::{
         __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
     };
@@ -108,9 +102,10 @@ fn classify_block_avx2(block: &[u8]) -> Masks {
     Masks { space: bits(b' '), quote: bits(b'"'), backslash: bits(b'\\') }
 }
 
+/// Masks for the first 64 bytes of `block`, which holds at least that many.
 #[cfg(target_arch = "aarch64")]
 #[inline]
-fn classify_block(block: &[u8]) -> Masks {
+pub(crate) fn classify_block(block: &[u8]) -> Masks {
     use std::arch::aarch64::{
         uint8x16_t, vandq_u8, vceqq_u8, vdupq_n_u8, vgetq_lane_u64, vld1q_u8, vpaddq_u8,
         vreinterpretq_u64_u8,
@@ -133,9 +128,10 @@ fn classify_block(block: &[u8]) -> Masks {
     }
 }
 
+/// Masks for the first 64 bytes of `block`, which holds at least that many.
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 #[inline]
-fn classify_block(block: &[u8]) -> Masks {
+pub(crate) fn classify_block(block: &[u8]) -> Masks {
     portable(block)
 }
 
@@ -205,7 +201,8 @@ mod tests {
                 #[cfg(target_arch = "x86_64")]
                 if std::arch::is_x86_feature_detected!("avx2") {
                     // SAFETY: the CPU has AVX2, checked just above.
-                    assert_eq!(unsafe { classify_avx2(&line, base) }, expected);
+                    let avx2 = block_at(&line, base, |block| unsafe { classify_block_avx2(block) });
+                    assert_eq!(avx2, expected);
                 }
             }
         }

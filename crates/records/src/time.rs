@@ -8,22 +8,8 @@ pub struct Timestamp(pub i64);
 impl Timestamp {
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction]Z`. Fractions longer than microseconds are truncated.
     pub fn parse(text: &[u8]) -> Option<Timestamp> {
-        let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1, b'T', h0, h1, b':', n0, n1, b':', ..] =
-            text
-        else {
-            return None;
-        };
-        let date = eight_digits([y0, y1, y2, y3, m0, m1, d0, d1])? as i64;
-        let clock = eight_digits([h0, h1, n0, n1, b'0', b'0', b'0', b'0'])? as i64 / 10_000;
-        let (year, month, day) = (date / 10_000, date / 100 % 100, date % 100);
-        let (hour, minute) = (clock / 100, clock % 100);
-        if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-            return None;
-        }
-        let within = micros_within_minute(&text[MINUTE_PREFIX..])?;
-        let days = days_from_civil(year, month, day);
-        let minutes = days * 1_440 + hour * 60 + minute;
-        Some(Timestamp(minutes * 60_000_000 + within))
+        let (minute_start, within) = parse_parts(text)?;
+        Some(Timestamp(minute_start + within))
     }
 
     /// Parses `text` like [`parse`](Timestamp::parse), reusing `known` (parsed from
@@ -59,6 +45,52 @@ impl Timestamp {
 }
 
 const MICROS_PER_HOUR: i64 = 3_600_000_000;
+
+/// The start of the minute `text` names and the microseconds after it, in microseconds.
+#[inline]
+fn parse_parts(text: &[u8]) -> Option<(i64, i64)> {
+    let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1, b'T', h0, h1, b':', n0, n1, b':', ..] = text
+    else {
+        return None;
+    };
+    let date = eight_digits([y0, y1, y2, y3, m0, m1, d0, d1])? as i64;
+    let clock = eight_digits([h0, h1, n0, n1, b'0', b'0', b'0', b'0'])? as i64 / 10_000;
+    let (year, month, day) = (date / 10_000, date / 100 % 100, date % 100);
+    let (hour, minute) = (clock / 100, clock % 100);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    let within = micros_within_minute(&text[MINUTE_PREFIX..])?;
+    let days = days_from_civil(year, month, day);
+    let minutes = days * 1_440 + hour * 60 + minute;
+    Some((minutes * 60_000_000, within))
+}
+
+/// The minute of the last timestamp read, so that the next one in the same minute (nearly every
+/// `time` of a log, which AWS writes in order) is read from its seconds alone.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct MinuteCache {
+    /// `YYYY-MM-DDTHH:MM:` of that minute, and the instant (µs since the epoch) it starts.
+    last: Option<([u8; MINUTE_PREFIX], i64)>,
+}
+
+impl MinuteCache {
+    /// [`Timestamp::parse`], with the date arithmetic done once per minute.
+    #[inline]
+    pub(crate) fn parse(&mut self, text: &[u8]) -> Option<Timestamp> {
+        let prefix = text.get(..MINUTE_PREFIX)?;
+        if let Some((last, start)) = &self.last
+            && same_minute(prefix, last)
+        {
+            return Some(Timestamp(start + micros_within_minute(&text[MINUTE_PREFIX..])?));
+        }
+        let (start, within) = parse_parts(text)?;
+        let mut last = [0u8; MINUTE_PREFIX];
+        last.copy_from_slice(prefix);
+        self.last = Some((last, start));
+        Some(Timestamp(start + within))
+    }
+}
 
 /// `YYYY-MM-DDTHH:MM:`, the part of a timestamp that names its minute.
 const MINUTE_PREFIX: usize = 17;

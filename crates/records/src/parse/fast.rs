@@ -70,7 +70,7 @@ pub(super) fn split_fields(line: &[u8], fields: &mut Fields) -> Option<Split> {
         // SAFETY: the CPU has the AES extension (PMULL), checked just above.
         return unsafe { split_fields_pmull(line, fields) };
     }
-    split_fields_with(line, fields, structural::classify, prefix_xor)
+    split_fields_with(line, fields, structural::classify_block, prefix_xor)
 }
 
 /// [`split_fields`] with the carry-less multiply of the arm64 crypto extension (every Graviton
@@ -78,7 +78,7 @@ pub(super) fn split_fields(line: &[u8], fields: &mut Fields) -> Option<Split> {
 #[cfg(target_arch = "aarch64")]
 #[target_feature(enable = "aes")]
 fn split_fields_pmull(line: &[u8], fields: &mut Fields) -> Option<Split> {
-    split_fields_with(line, fields, structural::classify, |bits| prefix_xor_pmull(bits))
+    split_fields_with(line, fields, structural::classify_block, |bits| prefix_xor_pmull(bits))
 }
 
 /// [`prefix_xor`] in one polynomial multiplication by all ones.
@@ -96,7 +96,7 @@ fn split_fields_avx2(line: &[u8], fields: &mut Fields) -> Option<Split> {
     split_fields_with(
         line,
         fields,
-        |line, base| structural::classify_avx2(line, base),
+        |block| structural::classify_block_avx2(block),
         |bits| prefix_xor_clmul(bits),
     )
 }
@@ -117,46 +117,50 @@ fn prefix_xor_clmul(bits: u64) -> u64 {
 fn split_fields_with(
     line: &[u8],
     fields: &mut Fields,
-    classify: impl Fn(&[u8], usize) -> structural::Masks,
+    classify_block: impl Fn(&[u8]) -> structural::Masks,
     prefix_xor: impl Fn(u64) -> u64,
 ) -> Option<Split> {
     let len = line.len();
-    fields.clear_quoted();
+    let last = *line.last()?;
     let mut walk = Walk::default();
     // Whole blocks first, then the line's last, partial block, whose end closes a field like a
-    // separator does; the whole blocks do not pay for that test.
-    let whole_blocks_end = len - len % BLOCK;
+    // separator does; the whole blocks pay neither for that test nor for bounds on their reads.
+    let mut blocks = line.chunks_exact(BLOCK);
     let mut base = 0usize;
-    while base < whole_blocks_end {
+    for block in blocks.by_ref() {
         if let ControlFlow::Break(split) =
-            walk.block(classify(line, base), base, 0, fields, &prefix_xor)
+            walk.block(classify_block(block), base, 0, fields, &prefix_xor)
         {
             return split;
         }
         base += BLOCK;
     }
-    if base < len {
+    if !blocks.remainder().is_empty() {
+        let masks = structural::block_at(line, base, &classify_block);
         let line_end = 1u64 << (len - base);
-        if let ControlFlow::Break(split) =
-            walk.block(classify(line, base), base, line_end, fields, &prefix_xor)
-        {
+        if let ControlFlow::Break(split) = walk.block(masks, base, line_end, fields, &prefix_xor) {
             return split;
         }
     }
-    if walk.inside_carry != 0 || walk.field_start == len {
-        return None; // a quote left open, or an empty last field
+    // A quote left open, or an empty last field: outside quotes at the end of the line, a space
+    // as its last byte is a separator with nothing after it.
+    if walk.inside_carry != 0 || last == b' ' {
+        return None;
     }
     // The last field ends at the line's end: quoted when its last byte closes a quote (a lone
     // opening quote there would have left the line inside quotes).
-    fields.close(walk.count, len, line[len - 1] == b'"');
-    check_quoting(fields.quoted(), walk.count + 1)
+    fields.set_end(walk.count, len);
+    let quoted = walk.quoted | (u64::from(last == b'"') << walk.count);
+    fields.set_quoted(quoted);
+    check_quoting(quoted, walk.count + 1)
 }
 
 /// The state one block hands to the next.
 struct Walk {
     /// Fields closed so far.
     count: usize,
-    field_start: usize,
+    /// Bit `i` set when field `i` is quoted, for the fields closed so far.
+    quoted: u64,
     /// Inside quotes at the end of the previous block (all ones or zero).
     inside_carry: u64,
     /// A separator in the last byte of the previous block (1 or 0); the line's start counts as
@@ -168,7 +172,7 @@ struct Walk {
 
 impl Default for Walk {
     fn default() -> Self {
-        Walk { count: 0, field_start: 0, inside_carry: 0, separator_carry: 1, close_carry: 0 }
+        Walk { count: 0, quoted: 0, inside_carry: 0, separator_carry: 1, close_carry: 0 }
     }
 }
 
@@ -205,11 +209,6 @@ impl Walk {
         self.separator_carry = separators >> 63;
         self.close_carry = closing >> 63;
 
-        if separators == 0 {
-            return ControlFlow::Continue(());
-        }
-        // The block's last separator starts the next field.
-        self.field_start = base + (BLOCK - separators.leading_zeros() as usize);
         let mut walk = separators;
         if self.count + (separators.count_ones() as usize) < Field::COUNT {
             // The common case: the documented fields do not end in this block, so the loop needs
@@ -217,7 +216,8 @@ impl Walk {
             while walk != 0 {
                 let bit = walk.trailing_zeros();
                 walk &= walk - 1;
-                fields.close(self.count, base + bit as usize, (closed_before >> bit) & 1 == 1);
+                fields.set_end(self.count, base + bit as usize);
+                self.quoted |= ((closed_before >> bit) & 1) << self.count;
                 self.count += 1;
             }
             return ControlFlow::Continue(());
@@ -225,10 +225,12 @@ impl Walk {
         loop {
             let bit = walk.trailing_zeros();
             walk &= walk - 1;
-            fields.close(self.count, base + bit as usize, (closed_before >> bit) & 1 == 1);
+            fields.set_end(self.count, base + bit as usize);
+            self.quoted |= ((closed_before >> bit) & 1) << self.count;
             self.count += 1;
             if self.count == Field::COUNT {
-                return ControlFlow::Break(check_quoting(fields.quoted(), self.count));
+                fields.set_quoted(self.quoted);
+                return ControlFlow::Break(check_quoting(self.quoted, self.count));
             }
         }
     }

@@ -512,3 +512,83 @@ proptest::proptest! {
         proptest::prop_assert!(splitters_agree(&line));
     }
 }
+
+/// What a line parses to, compared as text: `Record` holds the line and every parsed value.
+fn outcome(result: Result<Record<'_>, ParseError>) -> String {
+    format!("{result:?}")
+}
+
+proptest::proptest! {
+    #[test]
+    fn a_line_parser_gives_what_parse_line_gives_whatever_came_before(
+        lines in proptest::collection::vec(
+            (
+                proptest::sample::select(vec![
+                    "2026-11-27T09:30:05.123456Z",
+                    "2026-11-27T09:30:59.999999Z",
+                    "2026-11-27T09:31:00.000001Z",
+                    "2016-12-31T23:59:60.500000Z",
+                    "2026-11-27T09:30:61.000000Z",
+                    "2026-11-27T09:30:0x.000000Z",
+                    "2026-11-27T09:30:05Z",
+                    "2026-11-27T09:30:",
+                    "2026-11-27T09:3",
+                    "\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}05.000000Z",
+                    "2026-02-30T09:30:05.123456Z",
+                    "2026-13-27T09:30:05.123456Z",
+                ]),
+                proptest::sample::select(vec![
+                    "app/shop-web/50dc6c495c0c9188",
+                    "app/shop-web/50dc6c495c0c9189",
+                    "app/shop-web/50dc6c495c0c918",
+                    "app/shop_web/50dc6c495c0c9188",
+                    "net/shop-web/50dc6c495c0c9188",
+                    "app/a-name-of-exactly-thirty-two-c/50dc6c495c0c9188",
+                    "app/a-name-that-is-longer-than-any-aws-allows-and-still-valid-here/50dc6c495c0c9188",
+                ]),
+                proptest::sample::select(vec![
+                    "2026-11-27T09:30:05.120000Z",
+                    "2026-11-27T09:29:59.990000Z",
+                    "2016-12-31T23:59:60.400000Z",
+                    "2026-11-27T09:30:5x.120000Z",
+                    "-",
+                ]),
+            ),
+            1..12,
+        )
+    ) {
+        let mut parser = LineParser::default();
+        for (time, elb, created) in lines {
+            let line = line_with(&[
+                (Field::Time, time),
+                (Field::Elb, elb),
+                (Field::RequestCreationTime, created),
+            ]);
+            let alone = outcome(parse_line(line.as_bytes()));
+            proptest::prop_assert_eq!(outcome(parser.parse(line.as_bytes())), alone);
+        }
+    }
+}
+
+#[test]
+fn a_line_parser_remembers_only_what_was_valid() {
+    let mut parser = LineParser::default();
+    // An invalid load balancer is not remembered: the same text is refused again.
+    let bad = line_with(&[(Field::Elb, "app/shop_web/50dc6c495c0c9188")]);
+    for _ in 0..2 {
+        assert_eq!(
+            parser.parse(bad.as_bytes()).unwrap_err(),
+            ParseError::InvalidValue { field: Field::Elb }
+        );
+    }
+    // A valid minute with unreadable seconds is refused; the minute itself is still known.
+    let good = line_with(&[(Field::Time, "2026-11-27T09:30:05.123456Z")]);
+    let seconds = line_with(&[(Field::Time, "2026-11-27T09:30:7x.123456Z")]);
+    let micros = parser.parse(good.as_bytes()).unwrap().time().micros();
+    assert_eq!(
+        parser.parse(seconds.as_bytes()).unwrap_err(),
+        ParseError::InvalidValue { field: Field::Time }
+    );
+    let later = line_with(&[(Field::Time, "2026-11-27T09:30:06.123456Z")]);
+    assert_eq!(parser.parse(later.as_bytes()).unwrap().time().micros(), micros + 1_000_000);
+}

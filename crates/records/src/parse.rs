@@ -6,7 +6,7 @@
 //! offsets into the line.
 
 use crate::field::{Field, Quoting};
-use crate::record::{Fields, Record};
+use crate::record::{Fields, MAX_LINE_BYTES, Record};
 use crate::structural;
 use crate::time::{MinuteCache, Timestamp};
 
@@ -66,8 +66,8 @@ pub enum ParseError {
         /// The field.
         field: Field,
     },
-    /// The line is longer than 4 GiB; offsets are kept as `u32`.
-    #[error("line longer than 4 GiB")]
+    /// The line is 2 GiB or longer; offsets are kept in 31 bits.
+    #[error("line of 2 GiB or more")]
     LineTooLong,
 }
 
@@ -117,7 +117,7 @@ impl LineParser {
     /// As [`parse_line`].
     pub fn parse<'a>(&mut self, line: &'a [u8]) -> Result<Record<'a>, ParseError> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if u32::try_from(line.len()).is_err() {
+        if line.len() > MAX_LINE_BYTES {
             return Err(ParseError::LineTooLong);
         }
         let mut fields = Fields::EMPTY;
@@ -204,7 +204,7 @@ impl KnownLoadBalancer {
 #[doc(hidden)]
 pub fn splitters_agree(line: &[u8]) -> bool {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if u32::try_from(line.len()).is_err() {
+    if line.len() > MAX_LINE_BYTES {
         return true;
     }
     let mut fast_fields = Fields::EMPTY;
@@ -243,7 +243,6 @@ fn structural_error(count: usize, error: ParseError) -> Result<Split, ParseError
 /// Walks the structural bytes block by block: outside quotes only spaces and quotes matter,
 /// inside quotes only quotes and backslashes, so the spaces of a user agent cost nothing.
 fn split_fields(line: &[u8], fields: &mut Fields) -> Result<Split, ParseError> {
-    fields.clear_quoted();
     let mut count = 0usize;
     let mut start = 0usize;
     let mut in_quote = line.first() == Some(&b'"');

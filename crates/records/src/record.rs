@@ -5,65 +5,64 @@ use crate::field::Field;
 use crate::parse::ParseError;
 use crate::time::Timestamp;
 
-/// Where each field of a line ends and which fields are quoted: enough to cut out any field,
-/// in two words per field less than start and end offsets, and with less to write per field.
-/// Fields are separated by exactly one space, so field `i` starts one byte after field `i - 1`
-/// ends.
+/// Where each field of a line ends and which fields are quoted: enough to cut out any field, in
+/// one word per field. Fields are separated by exactly one space, so field `i` starts one byte
+/// after field `i - 1` ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Fields {
-    /// Offset of the separator (or the line's end) after each field.
+    /// Offset of the separator (or the line's end) after each field, with [`QUOTED`] set when
+    /// the field is wrapped in quotes: the splitters write both with one store per field.
     ends: [u32; Field::COUNT],
-    /// Bit `i` set when field `i` is wrapped in quotes.
-    quoted: u64,
 }
 
+/// The bit of an end offset that says the field is quoted; offsets are below it because lines
+/// are shorter than [`MAX_LINE_BYTES`].
+pub(crate) const QUOTED: u32 = 1 << 31;
+
+/// The longest line whose offsets fit beside the [`QUOTED`] bit.
+pub(crate) const MAX_LINE_BYTES: usize = (QUOTED - 1) as usize;
+
 impl Fields {
-    pub(crate) const EMPTY: Fields = Fields { ends: [0; Field::COUNT], quoted: 0 };
+    pub(crate) const EMPTY: Fields = Fields { ends: [0; Field::COUNT] };
 
-    /// Forgets which fields were quoted, before a line is split into these fields again.
-    #[inline(always)]
-    pub(crate) fn clear_quoted(&mut self) {
-        self.quoted = 0;
-    }
-
-    /// Field `index` ends at `end` (offsets come from a line whose length was checked to fit in
-    /// `u32`).
+    /// Field `index` ends at `end` (of a line shorter than [`MAX_LINE_BYTES`]).
     #[inline(always)]
     pub(crate) fn close(&mut self, index: usize, end: usize, quoted: bool) {
-        self.ends[index] = end as u32;
-        self.quoted |= u64::from(quoted) << index;
+        self.set(index, end as u32 | (u32::from(quoted) << 31));
     }
 
-    /// Field `index` ends at `end`; the quoting of all fields is given at once by
-    /// [`Fields::set_quoted`].
+    /// Field `index` ends at `end & !QUOTED`, quoted when `end` has [`QUOTED`].
     #[inline(always)]
-    pub(crate) fn set_end(&mut self, index: usize, end: usize) {
-        self.ends[index] = end as u32;
+    pub(crate) fn set(&mut self, index: usize, end: u32) {
+        self.ends[index] = end;
     }
 
-    /// Bit `i` set when field `i` is quoted, for every field.
-    #[inline(always)]
-    pub(crate) fn set_quoted(&mut self, quoted: u64) {
-        self.quoted = quoted;
+    /// Bit `i` set when field `i` is quoted, for the first `count` fields.
+    #[inline]
+    pub(crate) fn quoted(&self, count: usize) -> u64 {
+        self.ends
+            .iter()
+            .take(count)
+            .enumerate()
+            .fold(0, |mask, (index, &end)| mask | (u64::from(end >> 31) << index))
     }
 
     /// The value of field `index` (quotes excluded).
     #[inline]
     pub(crate) fn slice<'a>(&self, line: &'a [u8], index: usize) -> &'a [u8] {
         let start = match index.checked_sub(1) {
-            Some(before) => self.ends.get(before).map_or(0, |&end| end as usize + 1),
+            Some(before) => self.ends.get(before).map_or(0, |&end| (end & !QUOTED) as usize + 1),
             None => 0,
         };
-        let end = self.ends.get(index).map_or(0, |&end| end as usize);
-        let quote = ((self.quoted >> (index & 63)) & 1) as usize;
+        let end = self.ends.get(index).copied().unwrap_or(0);
+        let quote = (end >> 31) as usize;
+        let end = (end & !QUOTED) as usize;
         line.get(start + quote..end.saturating_sub(quote)).unwrap_or_default()
     }
 
     /// The first `count` fields of both agree.
     pub(crate) fn agree(&self, other: &Fields, count: usize) -> bool {
-        let present = 1u64.checked_shl(count as u32).map_or(u64::MAX, |bit| bit - 1);
         self.ends[..count] == other.ends[..count]
-            && (self.quoted & present) == (other.quoted & present)
     }
 }
 

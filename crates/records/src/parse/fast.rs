@@ -149,18 +149,14 @@ fn split_fields_with(
     }
     // The last field ends at the line's end: quoted when its last byte closes a quote (a lone
     // opening quote there would have left the line inside quotes).
-    fields.set_end(walk.count, len);
-    let quoted = walk.quoted | (u64::from(last == b'"') << walk.count);
-    fields.set_quoted(quoted);
-    check_quoting(quoted, walk.count + 1)
+    fields.close(walk.count, len, last == b'"');
+    check_quoting(fields.quoted(walk.count + 1), walk.count + 1)
 }
 
 /// The state one block hands to the next.
 struct Walk {
     /// Fields closed so far.
     count: usize,
-    /// Bit `i` set when field `i` is quoted, for the fields closed so far.
-    quoted: u64,
     /// Inside quotes at the end of the previous block (all ones or zero).
     inside_carry: u64,
     /// A separator in the last byte of the previous block (1 or 0); the line's start counts as
@@ -172,7 +168,7 @@ struct Walk {
 
 impl Default for Walk {
     fn default() -> Self {
-        Walk { count: 0, quoted: 0, inside_carry: 0, separator_carry: 1, close_carry: 0 }
+        Walk { count: 0, inside_carry: 0, separator_carry: 1, close_carry: 0 }
     }
 }
 
@@ -216,8 +212,7 @@ impl Walk {
             while walk != 0 {
                 let bit = walk.trailing_zeros();
                 walk &= walk - 1;
-                fields.set_end(self.count, base + bit as usize);
-                self.quoted |= ((closed_before >> bit) & 1) << self.count;
+                fields.set(self.count, end_of(base, bit, closed_before));
                 self.count += 1;
             }
             return ControlFlow::Continue(());
@@ -225,15 +220,20 @@ impl Walk {
         loop {
             let bit = walk.trailing_zeros();
             walk &= walk - 1;
-            fields.set_end(self.count, base + bit as usize);
-            self.quoted |= ((closed_before >> bit) & 1) << self.count;
+            fields.set(self.count, end_of(base, bit, closed_before));
             self.count += 1;
             if self.count == Field::COUNT {
-                fields.set_quoted(self.quoted);
-                return ControlFlow::Break(check_quoting(self.quoted, self.count));
+                return ControlFlow::Break(check_quoting(fields.quoted(self.count), self.count));
             }
         }
     }
+}
+
+/// The end of the field whose separator is bit `bit` of the block at `base`, flagged
+/// quoted when a closing quote is just before it.
+#[inline(always)]
+fn end_of(base: usize, bit: u32, closed_before: u64) -> u32 {
+    (base as u32 + bit) | (((closed_before >> bit) as u32) << 31)
 }
 
 /// The split, when every field present is quoted or bare as AWS writes it.

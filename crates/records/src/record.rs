@@ -71,7 +71,7 @@ impl Fields {
 /// Raw accessors return the field's bytes exactly as written (quotes removed, escapes kept) and
 /// `None` when the field is `-` or absent from a shorter, older line. Typed accessors also map
 /// `-1` to `None`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record<'a> {
     pub(crate) line: &'a [u8],
     pub(crate) fields: Fields,

@@ -108,18 +108,46 @@ pub(crate) struct Analysis {
 /// The reorder window of one target.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Timeline {
+    /// In dispatch order, ties in the order they came (as a stable sort leaves them), unless
+    /// `unsorted`.
     spans: Vec<Span>,
+    /// A span came too far out of order to be put in its place on arrival.
+    unsorted: bool,
     unresolved: usize,
     /// Leading spans (after sorting) already accounted for in an earlier window.
     accounted: usize,
 }
 
+/// How many of the last spans a new one is compared with to find its place.
+const PLACE_REACH: usize = 16;
+
 impl Timeline {
+    /// Adds a span in its place. Lines come nearly in dispatch order, so the place is almost
+    /// always at the end or a few spans before it, and the buffer needs no sort when it is
+    /// replayed; a span that belongs further back is appended and the buffer sorted then.
     pub fn push(&mut self, span: Span) {
         if span.outcome == Outcome::Race {
             self.unresolved += 1;
         }
-        self.spans.push(span);
+        let reach = self.spans.len().saturating_sub(PLACE_REACH);
+        let after =
+            self.spans[reach..].iter().rposition(|kept| kept.dispatch_us <= span.dispatch_us);
+        match after {
+            Some(offset) => self.spans.insert(reach + offset + 1, span),
+            None if reach == 0 => self.spans.insert(0, span),
+            None => {
+                self.unsorted = true;
+                self.spans.push(span);
+            }
+        }
+    }
+
+    /// Puts the spans in dispatch order, ties in arrival order.
+    fn sort(&mut self) {
+        if self.unsorted {
+            self.spans.sort_by_key(|s| s.dispatch_us);
+            self.unsorted = false;
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -129,7 +157,7 @@ impl Timeline {
     /// Replays the older half and forgets the oldest quarter; returns the analysis (if the
     /// older half held races) and how many spans were dropped.
     pub fn compact(&mut self) -> (Option<Analysis>, usize) {
-        self.spans.sort_by_key(|s| s.dispatch_us);
+        self.sort();
         let half = self.spans.len().div_ceil(2);
         let analysis = self.resolve(half);
         let drop = self.spans.len() / 4;
@@ -140,7 +168,7 @@ impl Timeline {
 
     /// Replays everything still unresolved and empties the buffer.
     pub fn finish(&mut self) -> Option<Analysis> {
-        self.spans.sort_by_key(|s| s.dispatch_us);
+        self.sort();
         let analysis = self.resolve(self.spans.len());
         self.spans = Vec::new();
         self.accounted = 0;
@@ -442,6 +470,51 @@ mod tests {
 
     fn span(dispatch_ms: i64, busy_ms: u32, outcome: Outcome) -> Span {
         Span { dispatch_us: dispatch_ms * 1000, busy_us: busy_ms * 1000, outcome }
+    }
+
+    #[test]
+    fn spans_are_kept_in_the_order_a_stable_sort_gives_them() {
+        // Nearly in order with jitter, ties (told apart by their busy time), spans that belong
+        // far back, and a reversed run longer than the reach.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut dispatches = Vec::new();
+        for i in 0..3000i64 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let dispatch = match seed % 10 {
+                0 => i * 10 - (seed % 500) as i64,
+                1 => (i / 7) * 70,
+                _ => i * 10 - (seed % 40) as i64,
+            };
+            dispatches.push(dispatch);
+        }
+        dispatches.extend((0..40).map(|i| 40_000 - i * 3));
+        let spans: Vec<Span> = dispatches
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| Span { dispatch_us: d, busy_us: i as u32, outcome: Outcome::Answered })
+            .collect();
+        let mut timeline = Timeline::default();
+        for &span in &spans {
+            timeline.push(span);
+        }
+        assert!(timeline.unsorted, "some spans belong further back than the reach");
+        timeline.sort();
+        let mut expected = spans.clone();
+        expected.sort_by_key(|s| s.dispatch_us);
+        let order = |spans: &[Span]| spans.iter().map(|s| s.busy_us).collect::<Vec<_>>();
+        assert_eq!(order(&timeline.spans), order(&expected));
+
+        // In order up to the reach: kept sorted without a sort.
+        let mut timeline = Timeline::default();
+        for (i, d) in [5i64, 3, 9, 9, 1, 12, 4, 20].into_iter().enumerate() {
+            timeline.push(Span { dispatch_us: d, busy_us: i as u32, outcome: Outcome::Closed });
+        }
+        assert!(!timeline.unsorted);
+        let dispatches: Vec<i64> = timeline.spans.iter().map(|s| s.dispatch_us).collect();
+        assert_eq!(dispatches, [1, 3, 4, 5, 9, 9, 12, 20]);
+        assert_eq!(timeline.spans[4].busy_us, 2, "ties keep their arrival order");
     }
 
     #[test]

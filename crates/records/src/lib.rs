@@ -13,6 +13,9 @@
 //!   numbers: processing times in whole milliseconds, status codes as `u16`, timestamps as
 //!   [`Timestamp`] (microseconds since the Unix epoch).
 //! * [`Field`] names the 34 documented positions (reference table, section 1.2).
+//! * [`LineParser`] parses a log's lines in order, with the results of [`parse_line`] for each,
+//!   checking what consecutive lines repeat (the minute of `time`, the load balancer) only when it
+//!   changes. The diagnosis uses it.
 //!
 //! # Which lines are entries
 //!

@@ -53,7 +53,7 @@ fn prefix_xor(mut bits: u64) -> u64 {
     bits
 }
 
-/// Splits a well-formed `line` (already stripped of `\r` and shorter than 4 GiB) into `spans`,
+/// Splits a well-formed `line` (already stripped of `\r` and shorter than 2 GiB) into `fields`,
 /// or returns `None` when the exact splitter must decide.
 #[inline]
 pub(super) fn split_fields(line: &[u8], fields: &mut Fields) -> Option<Split> {

@@ -8,7 +8,7 @@
 use crate::field::{Field, Quoting};
 use crate::record::{Fields, MAX_LINE_BYTES, Record};
 use crate::structural;
-use crate::time::{MinuteCache, Timestamp};
+use crate::time::MinuteCache;
 
 /// The fewest fields a line may have: the 2016 launch layout, which ended at `trace_id`.
 pub const MIN_FIELDS: usize = Field::TraceId.index() + 1;
@@ -89,8 +89,8 @@ pub fn parse_line(line: &[u8]) -> Result<Record<'_>, ParseError> {
 
 /// Parses the lines of a log one after another, with the results of [`parse_line`] for each.
 ///
-/// Consecutive lines of a log repeat the minute of their `time` and, nearly always, their load
-/// balancer. The parser remembers the last of each it found valid, so the date arithmetic and
+/// Consecutive lines of a log repeat the minute of their `time` (and of `request_creation_time`)
+/// and, nearly always, their load balancer. The parser remembers the last of each it found valid, so the date arithmetic and
 /// the load balancer check run when they change instead of on every line.
 ///
 /// ```
@@ -130,9 +130,10 @@ impl LineParser {
         }
         let raw = |field: Field| fields.slice(line, field.index());
 
-        let time_text = raw(Field::Time);
-        let time =
-            self.minute.parse(time_text).ok_or(ParseError::InvalidValue { field: Field::Time })?;
+        let time = self
+            .minute
+            .parse(raw(Field::Time))
+            .ok_or(ParseError::InvalidValue { field: Field::Time })?;
         if !self.load_balancer.check(raw(Field::Elb)) {
             return Err(ParseError::InvalidValue { field: Field::Elb });
         }
@@ -142,7 +143,8 @@ impl LineParser {
         let request_creation = match (count > Field::RequestCreationTime.index())
             .then(|| raw(Field::RequestCreationTime))
         {
-            Some(text) if text != b"-" => Timestamp::parse_near(text, time_text, time),
+            // Nearly always in the minute of `time`, which the cache now holds.
+            Some(text) if text != b"-" => self.minute.parse(text),
             _ => None,
         };
         Ok(Record {

@@ -28,13 +28,7 @@ impl Fields {
     /// Field `index` ends at `end` (of a line shorter than [`MAX_LINE_BYTES`]).
     #[inline(always)]
     pub(crate) fn close(&mut self, index: usize, end: usize, quoted: bool) {
-        self.set(index, end as u32 | (u32::from(quoted) << 31));
-    }
-
-    /// Field `index` ends at `end & !QUOTED`, quoted when `end` has [`QUOTED`].
-    #[inline(always)]
-    pub(crate) fn set(&mut self, index: usize, end: u32) {
-        self.ends[index] = end;
+        self.ends[index] = end as u32 | (u32::from(quoted) << 31);
     }
 
     /// Bit `i` set when field `i` is quoted, for the first `count` fields.

@@ -12,27 +12,6 @@ impl Timestamp {
         Some(Timestamp(minute_start + within))
     }
 
-    /// Parses `text` like [`parse`](Timestamp::parse), reusing `known` (parsed from
-    /// `known_text`) when both fall in the same minute: then only the seconds are read. ALB
-    /// writes `request_creation_time` a few milliseconds before `time`, so this is the common
-    /// case, and it halves the date arithmetic per line.
-    #[inline]
-    pub fn parse_near(text: &[u8], known_text: &[u8], known: Timestamp) -> Option<Timestamp> {
-        match (text.get(..MINUTE_PREFIX), known_text.get(..MINUTE_PREFIX)) {
-            (Some(prefix), Some(known_prefix)) if same_minute(prefix, known_prefix) => {
-                // Below second 60 the minute starts at a multiple of 60 s of Unix time; a leap
-                // second (60) is read from the text.
-                let known_within = match known_text.get(MINUTE_PREFIX) {
-                    Some(&tens) if tens < b'6' => known.0.rem_euclid(60_000_000),
-                    _ => micros_within_minute(&known_text[MINUTE_PREFIX..])?,
-                };
-                let within = micros_within_minute(&text[MINUTE_PREFIX..])?;
-                Some(Timestamp(known.0 - known_within + within))
-            }
-            _ => Timestamp::parse(text),
-        }
-    }
-
     /// Microseconds since the Unix epoch.
     pub const fn micros(self) -> i64 {
         self.0
@@ -293,14 +272,14 @@ mod tests {
     }
 
     #[test]
-    fn parse_near_agrees_with_parse() {
+    fn the_minute_cache_agrees_with_parse() {
         for known_text in [&b"2026-11-27T09:30:05.123456Z"[..], b"2016-12-31T23:59:60.500000Z"] {
-            check_parse_near_against_parse(known_text);
+            check_minute_cache_against_parse(known_text);
         }
     }
 
-    fn check_parse_near_against_parse(known_text: &[u8]) {
-        let known = Timestamp::parse(known_text).unwrap();
+    /// After `known_text`, every text reads as [`Timestamp::parse`] reads it.
+    fn check_minute_cache_against_parse(known_text: &[u8]) {
         for text in [
             &b"2016-12-31T23:59:60.400000Z"[..],
             b"2016-12-31T23:59:59.999999Z",
@@ -316,8 +295,10 @@ mod tests {
             b"2026-11-27T09:30:05",
             b"-",
         ] {
+            let mut cache = MinuteCache::default();
+            assert_eq!(cache.parse(known_text), Timestamp::parse(known_text));
             assert_eq!(
-                Timestamp::parse_near(text, known_text, known),
+                cache.parse(text),
                 Timestamp::parse(text),
                 "{}",
                 String::from_utf8_lossy(text)

@@ -212,7 +212,7 @@ impl Walk {
             while walk != 0 {
                 let bit = walk.trailing_zeros();
                 walk &= walk - 1;
-                fields.set(self.count, end_of(base, bit, closed_before));
+                fields.close(self.count, base + bit as usize, (closed_before >> bit) & 1 == 1);
                 self.count += 1;
             }
             return ControlFlow::Continue(());
@@ -220,20 +220,13 @@ impl Walk {
         loop {
             let bit = walk.trailing_zeros();
             walk &= walk - 1;
-            fields.set(self.count, end_of(base, bit, closed_before));
+            fields.close(self.count, base + bit as usize, (closed_before >> bit) & 1 == 1);
             self.count += 1;
             if self.count == Field::COUNT {
                 return ControlFlow::Break(check_quoting(fields.quoted(self.count), self.count));
             }
         }
     }
-}
-
-/// The end of the field whose separator is bit `bit` of the block at `base`, flagged
-/// quoted when a closing quote is just before it.
-#[inline(always)]
-fn end_of(base: usize, bit: u32, closed_before: u64) -> u32 {
-    (base as u32 + bit) | (((closed_before >> bit) as u32) << 31)
 }
 
 /// The split, when every field present is quoted or bare as AWS writes it.

@@ -31,6 +31,13 @@ impl Fields {
         self.ends[index] = end as u32 | (u32::from(quoted) << 31);
     }
 
+    /// Every end, for a splitter that writes several at once (with the [`QUOTED`] bit).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub(crate) fn ends_mut(&mut self) -> &mut [u32; Field::COUNT] {
+        &mut self.ends
+    }
+
     /// Bit `i` set when field `i` is quoted, for the first `count` fields.
     #[inline]
     pub(crate) fn quoted(&self, count: usize) -> u64 {

@@ -102,6 +102,20 @@ pub(crate) fn classify_block_avx2(block: &[u8]) -> Masks {
     Masks { space: bits(b' '), quote: bits(b'"'), backslash: bits(b'\\') }
 }
 
+/// [`classify_block`] with one 64-byte AVX-512 load and three compares into mask registers. Only
+/// for CPUs that have AVX-512 BW, which callers check at run time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+pub(crate) fn classify_block_avx512(block: &[u8]) -> Masks {
+    use std::arch::x86_64::{_mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_set1_epi8};
+    assert!(block.len() >= BLOCK);
+    // SAFETY: the one unaligned 64-byte load stays within `block`, which holds 64 bytes.
+    let bytes = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
+    let bits = |needle: u8| _mm512_cmpeq_epi8_mask(bytes, _mm512_set1_epi8(needle as i8));
+    Masks { space: bits(b' '), quote: bits(b'"'), backslash: bits(b'\\') }
+}
+
 /// Masks for the first 64 bytes of `block`, which holds at least that many.
 #[cfg(target_arch = "aarch64")]
 #[inline]
@@ -203,6 +217,13 @@ mod tests {
                     // SAFETY: the CPU has AVX2, checked just above.
                     let avx2 = block_at(&line, base, |block| unsafe { classify_block_avx2(block) });
                     assert_eq!(avx2, expected);
+                }
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx512bw") {
+                    let avx512 =
+                        // SAFETY: the CPU has AVX-512 BW (and so F), checked just above.
+                        block_at(&line, base, |block| unsafe { classify_block_avx512(block) });
+                    assert_eq!(avx512, expected);
                 }
             }
         }

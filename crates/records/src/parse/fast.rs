@@ -7,7 +7,9 @@
 //! bytes inside quotes, the spaces outside them are the separators, and the rules the exact
 //! splitter enforces one byte at a time (quotes only open a field and only close it before a
 //! separator, no empty field, nothing left open) become a few mask tests. Only the separators are
-//! then walked, without branching on the byte under them.
+//! then walked, without branching on the byte under them; on CPUs with AVX-512 VBMI2 they are not
+//! walked at all: one compress packs a block's separator positions, which are stored as field ends
+//! together, and one bit extract gives the quoting of its fields.
 //!
 //! The fast path decides only "valid, and these are the spans". Anything else, including every
 //! line with a backslash (escapes are rare and need the byte-at-a-time rule), returns `None` and
@@ -58,19 +60,161 @@ fn prefix_xor(mut bits: u64) -> u64 {
 #[inline]
 pub(super) fn split_fields(line: &[u8], fields: &mut Fields) -> Option<Split> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2")
-        && std::arch::is_x86_feature_detected!("pclmulqdq")
-        && std::arch::is_x86_feature_detected!("popcnt")
-    {
-        // SAFETY: the CPU has AVX2, PCLMULQDQ and POPCNT, checked just above.
-        return unsafe { split_fields_avx2(line, fields) };
+    match x86_level() {
+        // SAFETY: the CPU has what `split_fields_avx512` is compiled for (`x86_level`).
+        X86Level::Avx512 => return unsafe { split_fields_avx512(line, fields) },
+        // SAFETY: the CPU has AVX2, PCLMULQDQ and POPCNT (`x86_level`).
+        X86Level::Avx2 => return unsafe { split_fields_avx2(line, fields) },
+        X86Level::Baseline => {}
     }
     #[cfg(target_arch = "aarch64")]
     if std::arch::is_aarch64_feature_detected!("aes") {
         // SAFETY: the CPU has the AES extension (PMULL), checked just above.
         return unsafe { split_fields_pmull(line, fields) };
     }
-    split_fields_with(line, fields, structural::classify_block, prefix_xor)
+    split_fields_portable(line, fields)
+}
+
+/// A variant of the block splitter.
+pub(super) type Splitter = fn(&[u8], &mut Fields) -> Option<Split>;
+
+/// Every variant of the block splitter this CPU can run, for the tests and the fuzz target: each
+/// must agree with the exact splitter, not only the one [`split_fields`] picks here.
+pub(super) fn variants() -> Vec<Splitter> {
+    let mut variants: Vec<Splitter> = vec![split_fields_portable];
+    #[cfg(target_arch = "x86_64")]
+    {
+        let level = x86_level();
+        if level >= X86Level::Avx2 {
+            // SAFETY: the CPU has AVX2, PCLMULQDQ and POPCNT (`x86_level`).
+            variants.push(|line, fields| unsafe { split_fields_avx2(line, fields) });
+        }
+        if level >= X86Level::Avx512 {
+            // SAFETY: the CPU has what `split_fields_avx512` is compiled for (`x86_level`).
+            variants.push(|line, fields| unsafe { split_fields_avx512(line, fields) });
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    if std::arch::is_aarch64_feature_detected!("aes") {
+        // SAFETY: the CPU has the AES extension (PMULL), checked just above.
+        variants.push(|line, fields| unsafe { split_fields_pmull(line, fields) });
+    }
+    variants
+}
+
+fn split_fields_portable(line: &[u8], fields: &mut Fields) -> Option<Split> {
+    split_fields_with(line, fields, structural::classify_block, prefix_xor, None::<CloseRun>)
+}
+
+/// Closes a run of fields at once from a block's separators and returns their quote bits (see
+/// [`close_run_avx512`]).
+type CloseRun = fn(&mut Fields, usize, usize, usize, u64, u64) -> u64;
+
+/// What the x86-64 CPU has, from the baseline up, found once: the splitter asks on every line.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum X86Level {
+    Baseline,
+    /// AVX2, PCLMULQDQ and POPCNT.
+    Avx2,
+    /// And AVX-512 F, BW and VBMI2, and BMI2.
+    Avx512,
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn x86_level() -> X86Level {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    static LEVEL: AtomicU8 = AtomicU8::new(u8::MAX);
+    match LEVEL.load(Ordering::Relaxed) {
+        0 => X86Level::Baseline,
+        1 => X86Level::Avx2,
+        2 => X86Level::Avx512,
+        _ => {
+            use std::arch::is_x86_feature_detected as has;
+            let avx2 = has!("avx2") && has!("pclmulqdq") && has!("popcnt");
+            let avx512 = avx2 && has!("avx512f") && has!("avx512bw") && has!("avx512vbmi2");
+            let level = match (avx2, avx512 && has!("bmi2")) {
+                (_, true) => X86Level::Avx512,
+                (true, false) => X86Level::Avx2,
+                (false, false) => X86Level::Baseline,
+            };
+            LEVEL.store(level as u8, Ordering::Relaxed);
+            level
+        }
+    }
+}
+
+/// [`split_fields_avx2`] for CPUs with AVX-512 VBMI2 (Intel since Ice Lake, AMD since Zen 4): a
+/// block is classified with one 64-byte load, and the ends of the fields it closes are written
+/// together ([`close_run_avx512`]) instead of one step per field.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,bmi2,avx2,pclmulqdq,popcnt")]
+fn split_fields_avx512(line: &[u8], fields: &mut Fields) -> Option<Split> {
+    split_fields_with(
+        line,
+        fields,
+        |block| structural::classify_block_avx512(block),
+        |bits| prefix_xor_clmul(bits),
+        Some(|fields: &mut Fields, index, count, base, separators, closed_before| {
+            close_run_avx512(fields, index, count, base, separators, closed_before)
+        }),
+    )
+}
+
+/// Fields `index..index + count` end at the lowest `count` separators of the block at `base`,
+/// each quoted when its bit in `closed_before` is set. The separators' positions are packed with
+/// one compress, widened to offsets and stored 16 at a time, with no branch on how many there
+/// are; returns the quote bits of the block's fields in order (one bit extract), for the quoting
+/// check.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,bmi2")]
+fn close_run_avx512(
+    fields: &mut Fields,
+    index: usize,
+    count: usize,
+    base: usize,
+    separators: u64,
+    closed_before: u64,
+) -> u64 {
+    use std::arch::x86_64::*;
+    let ends = fields.ends_mut();
+    assert!(index + count <= ends.len());
+    const POSITIONS: [u8; 64] = {
+        let mut positions = [0u8; 64];
+        let mut i = 0;
+        while i < 64 {
+            positions[i] = i as u8;
+            i += 1;
+        }
+        positions
+    };
+    // SAFETY: 64 bytes are read from a 64-byte array.
+    let positions = unsafe { _mm512_loadu_si512(POSITIONS.as_ptr().cast()) };
+    let packed = _mm512_maskz_compress_epi8(separators, positions);
+    let quoted = _mm512_maskz_compress_epi8(separators, _mm512_movm_epi8(closed_before));
+    let base = _mm512_set1_epi32(base as i32);
+    let mut done = 0;
+    while done < count {
+        let (packed, quoted) = match done {
+            0 => (_mm512_castsi512_si128(packed), _mm512_castsi512_si128(quoted)),
+            16 => (_mm512_extracti32x4_epi32::<1>(packed), _mm512_extracti32x4_epi32::<1>(quoted)),
+            32 => (_mm512_extracti32x4_epi32::<2>(packed), _mm512_extracti32x4_epi32::<2>(quoted)),
+            _ => (_mm512_extracti32x4_epi32::<3>(packed), _mm512_extracti32x4_epi32::<3>(quoted)),
+        };
+        let offsets = _mm512_add_epi32(_mm512_cvtepu8_epi32(packed), base);
+        let bits = _mm512_slli_epi32::<31>(_mm512_cvtepu8_epi32(quoted));
+        let value = _mm512_or_si512(offsets, bits);
+        let lanes = (count - done).min(16);
+        let mask = ((1u32 << lanes) - 1) as u16;
+        // SAFETY: the lanes written are `ends[index + done..index + done + lanes]`, inside `ends`
+        // (asserted above); masked-off lanes are not written.
+        unsafe {
+            _mm512_mask_storeu_epi32(ends.as_mut_ptr().add(index + done).cast(), mask, value)
+        };
+        done += 16;
+    }
+    _pext_u64(closed_before, separators)
 }
 
 /// [`split_fields`] with the carry-less multiply of the arm64 crypto extension (every Graviton
@@ -78,7 +222,13 @@ pub(super) fn split_fields(line: &[u8], fields: &mut Fields) -> Option<Split> {
 #[cfg(target_arch = "aarch64")]
 #[target_feature(enable = "aes")]
 fn split_fields_pmull(line: &[u8], fields: &mut Fields) -> Option<Split> {
-    split_fields_with(line, fields, structural::classify_block, |bits| prefix_xor_pmull(bits))
+    split_fields_with(
+        line,
+        fields,
+        structural::classify_block,
+        |bits| prefix_xor_pmull(bits),
+        None::<CloseRun>,
+    )
 }
 
 /// [`prefix_xor`] in one polynomial multiplication by all ones.
@@ -98,6 +248,7 @@ fn split_fields_avx2(line: &[u8], fields: &mut Fields) -> Option<Split> {
         fields,
         |block| structural::classify_block_avx2(block),
         |bits| prefix_xor_clmul(bits),
+        None::<CloseRun>,
     )
 }
 
@@ -119,6 +270,7 @@ fn split_fields_with(
     fields: &mut Fields,
     classify_block: impl Fn(&[u8]) -> structural::Masks,
     prefix_xor: impl Fn(u64) -> u64,
+    close_run: Option<impl Fn(&mut Fields, usize, usize, usize, u64, u64) -> u64>,
 ) -> Option<Split> {
     let len = line.len();
     let last = *line.last()?;
@@ -129,7 +281,7 @@ fn split_fields_with(
     let mut base = 0usize;
     for block in blocks.by_ref() {
         if let ControlFlow::Break(split) =
-            walk.block(classify_block(block), base, 0, fields, &prefix_xor)
+            walk.block(classify_block(block), base, 0, fields, &prefix_xor, &close_run)
         {
             return split;
         }
@@ -138,7 +290,9 @@ fn split_fields_with(
     if !blocks.remainder().is_empty() {
         let masks = structural::block_at(line, base, &classify_block);
         let line_end = 1u64 << (len - base);
-        if let ControlFlow::Break(split) = walk.block(masks, base, line_end, fields, &prefix_xor) {
+        if let ControlFlow::Break(split) =
+            walk.block(masks, base, line_end, fields, &prefix_xor, &close_run)
+        {
             return split;
         }
     }
@@ -150,7 +304,11 @@ fn split_fields_with(
     // The last field ends at the line's end: quoted when its last byte closes a quote (a lone
     // opening quote there would have left the line inside quotes).
     fields.close(walk.count, len, last == b'"');
-    check_quoting(fields.quoted(walk.count + 1), walk.count + 1)
+    let quoted = match close_run {
+        Some(_) => walk.quoted | u64::from(last == b'"') << walk.count,
+        None => fields.quoted(walk.count + 1),
+    };
+    check_quoting(quoted, walk.count + 1)
 }
 
 /// The state one block hands to the next.
@@ -164,11 +322,14 @@ struct Walk {
     separator_carry: u64,
     /// A closing quote in the last byte of the previous block (1 or 0).
     close_carry: u64,
+    /// Bit `i` set when field `i` is quoted, kept by a splitter that closes runs of fields (and
+    /// bits past the last field closed, which [`check_quoting`] ignores).
+    quoted: u64,
 }
 
 impl Default for Walk {
     fn default() -> Self {
-        Walk { count: 0, inside_carry: 0, separator_carry: 1, close_carry: 0 }
+        Walk { count: 0, inside_carry: 0, separator_carry: 1, close_carry: 0, quoted: 0 }
     }
 }
 
@@ -184,6 +345,7 @@ impl Walk {
         line_end: u64,
         fields: &mut Fields,
         prefix_xor: &impl Fn(u64) -> u64,
+        close_run: &Option<impl Fn(&mut Fields, usize, usize, usize, u64, u64) -> u64>,
     ) -> ControlFlow<Option<Split>> {
         if masks.backslash != 0 {
             return ControlFlow::Break(None);
@@ -205,6 +367,16 @@ impl Walk {
         self.separator_carry = separators >> 63;
         self.close_carry = closing >> 63;
 
+        if let Some(close_run) = close_run {
+            let closes = (separators.count_ones() as usize).min(Field::COUNT - self.count);
+            self.quoted |= close_run(fields, self.count, closes, base, separators, closed_before)
+                << self.count;
+            self.count += closes;
+            if self.count == Field::COUNT {
+                return ControlFlow::Break(check_quoting(self.quoted, self.count));
+            }
+            return ControlFlow::Continue(());
+        }
         let mut walk = separators;
         if self.count + (separators.count_ones() as usize) < Field::COUNT {
             // The common case: the documented fields do not end in this block, so the loop needs

@@ -471,6 +471,58 @@ fn well_formed_lines_take_the_block_splitter() {
     }
 }
 
+/// Lines of the shortest fields AWS writes (`-`, `"-"`, `-1`, `0`) put more than 16 field ends in
+/// one 64-byte block, which the block splitter's vector variant stores in several groups; the
+/// user agent's length moves those ends across every offset of a block.
+#[test]
+fn dense_blocks_split_alike_at_every_offset() {
+    let dense = [
+        (Field::Target, "-"),
+        (Field::RequestProcessingTime, "-1"),
+        (Field::TargetProcessingTime, "-1"),
+        (Field::ResponseProcessingTime, "-1"),
+        (Field::ElbStatusCode, "460"),
+        (Field::TargetStatusCode, "-"),
+        (Field::ReceivedBytes, "0"),
+        (Field::SentBytes, "0"),
+        (Field::Request, "\"- - -\""),
+        (Field::SslCipher, "-"),
+        (Field::SslProtocol, "-"),
+        (Field::TargetGroupArn, "-"),
+        (Field::TraceId, "\"-\""),
+        (Field::DomainName, "\"-\""),
+        (Field::ChosenCertArn, "\"-\""),
+        (Field::MatchedRulePriority, "-"),
+        (Field::RequestCreationTime, "-"),
+        (Field::ActionsExecuted, "\"-\""),
+        (Field::TargetPortList, "-"),
+        (Field::TargetStatusCodeList, "-"),
+        (Field::ConnTraceId, "-"),
+        (Field::IpAddress, "-"),
+    ];
+    for pad in 0..64 {
+        let agent = format!("\"{}\"", "a".repeat(pad));
+        let mut replace = dense.to_vec();
+        replace.push((Field::UserAgent, &agent));
+        let line = line_with(&replace);
+        assert!(splitters_agree(line.as_bytes()), "{line}");
+        for split in fast::variants() {
+            let mut fields = Fields::EMPTY;
+            assert_eq!(split(line.as_bytes(), &mut fields).map(|s| s.count), Some(Field::COUNT));
+        }
+        let record = parse(&line).unwrap();
+        assert_eq!(record.elb_status_code(), Some(460));
+        assert_eq!(record.request(), Some(&b"- - -"[..]));
+        assert_eq!(record.user_agent(), Some(agent.trim_matches('"').as_bytes()));
+        assert_eq!(record.target_group_arn(), None);
+        assert_eq!(record.ip_address(), None);
+        // Past the last documented field: further short fields are ignored.
+        let longer = format!("{line} - - \"-\" - - - - - - - - - - - - - - - -");
+        assert!(splitters_agree(longer.as_bytes()));
+        assert_eq!(parse(&longer).unwrap().field_count(), Field::COUNT);
+    }
+}
+
 /// Every change of one byte to a structural byte (or a letter), and every deleted byte, of
 /// lines with fields ending at every offset of a block: the two splitters agree.
 #[test]

@@ -20,7 +20,7 @@ use std::ops::ControlFlow;
 
 use super::Split;
 use crate::field::{Field, Quoting};
-use crate::record::Fields;
+use crate::record::{Fields, QUOTED};
 use crate::structural::{self, BLOCK};
 
 /// Bit `i` set when field `i` must be quoted.
@@ -192,19 +192,20 @@ fn close_run_avx512(
     // SAFETY: 64 bytes are read from a 64-byte array.
     let positions = unsafe { _mm512_loadu_si512(POSITIONS.as_ptr().cast()) };
     let packed = _mm512_maskz_compress_epi8(separators, positions);
-    let quoted = _mm512_maskz_compress_epi8(separators, _mm512_movm_epi8(closed_before));
+    // Bit `i`: the field the block's `i`-th separator ends is quoted.
+    let quoted = _pext_u64(closed_before, separators);
     let base = _mm512_set1_epi32(base as i32);
+    let quote_bit = _mm512_set1_epi32(QUOTED as i32);
     let mut done = 0;
     while done < count {
-        let (packed, quoted) = match done {
-            0 => (_mm512_castsi512_si128(packed), _mm512_castsi512_si128(quoted)),
-            16 => (_mm512_extracti32x4_epi32::<1>(packed), _mm512_extracti32x4_epi32::<1>(quoted)),
-            32 => (_mm512_extracti32x4_epi32::<2>(packed), _mm512_extracti32x4_epi32::<2>(quoted)),
-            _ => (_mm512_extracti32x4_epi32::<3>(packed), _mm512_extracti32x4_epi32::<3>(quoted)),
+        let packed = match done {
+            0 => _mm512_castsi512_si128(packed),
+            16 => _mm512_extracti32x4_epi32::<1>(packed),
+            32 => _mm512_extracti32x4_epi32::<2>(packed),
+            _ => _mm512_extracti32x4_epi32::<3>(packed),
         };
         let offsets = _mm512_add_epi32(_mm512_cvtepu8_epi32(packed), base);
-        let bits = _mm512_slli_epi32::<31>(_mm512_cvtepu8_epi32(quoted));
-        let value = _mm512_or_si512(offsets, bits);
+        let value = _mm512_mask_or_epi32(offsets, (quoted >> done) as u16, offsets, quote_bit);
         let lanes = (count - done).min(16);
         let mask = ((1u32 << lanes) - 1) as u16;
         // SAFETY: the lanes written are `ends[index + done..index + done + lanes]`, inside `ends`
@@ -214,7 +215,7 @@ fn close_run_avx512(
         };
         done += 16;
     }
-    _pext_u64(closed_before, separators)
+    quoted
 }
 
 /// [`split_fields`] with the carry-less multiply of the arm64 crypto extension (every Graviton

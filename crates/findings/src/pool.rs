@@ -129,6 +129,11 @@ impl Timeline {
         if span.outcome == Outcome::Race {
             self.unresolved += 1;
         }
+        // Nearly always: after the last one.
+        if self.spans.last().is_none_or(|last| last.dispatch_us <= span.dispatch_us) {
+            self.spans.push(span);
+            return;
+        }
         let reach = self.spans.len().saturating_sub(PLACE_REACH);
         let after =
             self.spans[reach..].iter().rposition(|kept| kept.dispatch_us <= span.dispatch_us);

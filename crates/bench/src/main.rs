@@ -158,13 +158,13 @@ fn main() -> Result<()> {
         gunzip_read >> 10
     );
     println!(
-        "{:<52} {:>8.0}   {:.2} of (a) (target >= 0.70)",
+        "{:<52} {:>8.0}   {:.3} of (a) (target >= 0.70)",
         "(b) full scan of .log.gz, one core",
         s,
         s / g
     );
     println!(
-        "{:<52} {:>8.0}   {:.2} of (a) (target >= 0.90)",
+        "{:<52} {:>8.0}   {:.3} of (a) (target >= 0.90)",
         "(c) full scan of .log.gz, two cores (pipelined)",
         s2,
         s2 / g
@@ -172,7 +172,7 @@ fn main() -> Result<()> {
     println!("{:<52} {:>8.0}   (target >= 1000)", "(d) parse + diagnose, plain text in memory", p);
     match gnu {
         Some((gunzip, scan)) => println!(
-            "(b') the corpus compressed by GNU gzip -6 instead: best gunzip {:.0}, one-core scan {:.0} MB/s = {:.2} of that gunzip",
+            "(b') the corpus compressed by GNU gzip -6 instead: best gunzip {:.0}, one-core scan {:.0} MB/s = {:.3} of that gunzip",
             speed(gunzip),
             speed(scan),
             speed(scan) / speed(gunzip)
@@ -181,7 +181,7 @@ fn main() -> Result<()> {
     }
     let (gc, sc, pc) = (speed(gunzip_cpu), speed(scan_cpu), speed(parse_cpu));
     println!(
-        "by CPU time (one thread): gunzip {gc:.0}, scan {sc:.0} = {:.2} of gunzip, parse {pc:.0} MB/s;",
+        "by CPU time (one thread): gunzip {gc:.0}, scan {sc:.0} = {:.3} of gunzip, parse {pc:.0} MB/s;",
         sc / gc
     );
     let ms = |d: Duration| d.as_secs_f64() * 1e3;

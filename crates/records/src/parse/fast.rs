@@ -20,7 +20,7 @@ use std::ops::ControlFlow;
 
 use super::Split;
 use crate::field::{Field, Quoting};
-use crate::record::{Fields, QUOTED};
+use crate::record::Fields;
 use crate::structural::{self, BLOCK};
 
 /// Bit `i` set when field `i` must be quoted.
@@ -195,7 +195,7 @@ fn close_run_avx512(
     // Bit `i`: the field the block's `i`-th separator ends is quoted.
     let quoted = _pext_u64(closed_before, separators);
     let base = _mm512_set1_epi32(base as i32);
-    let quote_bit = _mm512_set1_epi32(QUOTED as i32);
+    let quote_bit = _mm512_set1_epi32(crate::record::QUOTED as i32);
     let mut done = 0;
     while done < count {
         let packed = match done {
